@@ -1,0 +1,180 @@
+"""A real, throwaway PostgreSQL cluster from the installed server binaries.
+
+`initdb` + `postgres` from Debian's packages (installed by `make bootstrap`
+when missing), on 127.0.0.1 and a free port, with a Unix socket in the data
+directory so nothing touches the system's own clusters.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from compose.localstack._process import (
+    LocalStackError,
+    free_port,
+    port_open,
+    run,
+    spawn,
+    tail,
+    terminate,
+    wait_until,
+)
+
+_DB = "orchestration"
+
+
+def find_bindir() -> Path:
+    """The directory holding initdb/postgres (PATH, then Debian's layout)."""
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(os.path.realpath(initdb)).parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    if candidates:
+        return Path(candidates[0]).parent
+    raise LocalStackError(
+        "PostgreSQL server binaries (initdb) not found; run `make bootstrap` "
+        "(apt-get install postgresql) or set ORCHESTRATION_DATABASE_URL"
+    )
+
+
+def _server_user() -> str | None:
+    """PostgreSQL refuses to run as root; run it as `postgres` (or `nobody`) then."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise LocalStackError("running as root and no 'postgres' user exists to run the server")
+
+
+class PostgresCluster:
+    """initdb, start and stop one throwaway cluster in `workdir`."""
+
+    def __init__(self, workdir: Path | None = None, *, port: int | None = None) -> None:
+        # The server may run as another user, which cannot enter pytest's or a
+        # checkout's private directories: by default the cluster lives in its
+        # own fresh directory under the system temp dir, removed on stop.
+        self._owned = workdir is None
+        self.workdir: Path = workdir or Path(tempfile.mkdtemp(prefix="orchestration-pg-"))
+        self.port = port or free_port()
+        self.data = self.workdir / "data"
+        self.log = self.workdir / "postgres.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{_DB}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self, *, timeout: float = 60) -> str:
+        bindir = find_bindir()
+        user = _server_user()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if user is not None:
+            ids = pwd.getpwnam(user)
+            os.chown(self.workdir, ids.pw_uid, ids.pw_gid)
+            self.log.touch()
+            os.chown(self.log, ids.pw_uid, ids.pw_gid)
+        run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",  # loopback only, throwaway cluster
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            what="initdb",
+            user=user,
+        )
+        self._proc = spawn(
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.workdir),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                # Throwaway data: durability buys nothing and costs test time.
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ],
+            log=self.log,
+            user=user,
+        )
+        wait_until(
+            lambda: (
+                port_open(self.port)
+                and "ready to accept connections" in self.log.read_text(errors="replace")
+            ),
+            proc=self._proc,
+            timeout=timeout,
+            what="PostgreSQL",
+            log=self.log,
+        )
+        run(
+            [
+                str(bindir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                _DB,
+            ],
+            what="createdb",
+            user=user,
+        )
+        return self.url
+
+    def stop(self) -> None:
+        # SIGTERM is PostgreSQL's "smart" shutdown, which waits for clients;
+        # SIGINT is "fast": disconnect everyone and stop cleanly.
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(2)
+        terminate(self._proc, grace=30)
+        self._proc = None
+        if self._owned:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log_tail(self) -> str:
+        return tail(self.log)
+
+    def __enter__(self) -> PostgresCluster:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
