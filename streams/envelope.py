@@ -1,0 +1,100 @@
+"""The Formance event envelope, as consumed from and published to the bus.
+
+`{"idempotency_key", "date", "app", "version", "type", "payload"}`; extra
+keys are dropped, and an occurrence stores exactly these six.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+
+class MalformedEvent(ValueError):
+    """The record is not a usable envelope; `reason` says why (for the dead-letter topic)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    type: str
+    payload: Any
+    date: str = ""
+    app: str = ""
+    version: str = ""
+    idempotency_key: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "idempotency_key": self.idempotency_key,
+            "date": self.date,
+            "app": self.app,
+            "version": self.version,
+            "type": self.type,
+            "payload": self.payload,
+        }
+
+    def encode(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+
+def _text(obj: dict[str, Any], key: str, *, required: bool = False) -> str:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise MalformedEvent(f"envelope has no '{key}'")
+        return ""
+    if not isinstance(value, str):
+        raise MalformedEvent(f"envelope '{key}' is {type(value).__name__}, not a string")
+    return value
+
+
+def decode_envelope(raw: bytes | None) -> Envelope:
+    """Parse one record value; integers stay exact (ledger amounts exceed 2**64)."""
+    if not raw:
+        raise MalformedEvent("empty record value")
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        # orjson refuses integers above 64 bits; the stdlib keeps them exact.
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            raise MalformedEvent(f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise MalformedEvent(f"envelope is a JSON {type(obj).__name__}, not an object")
+    event_type = _text(obj, "type", required=True)
+    if not event_type:
+        raise MalformedEvent("envelope 'type' is empty")
+    if "payload" not in obj:
+        raise MalformedEvent("envelope has no 'payload'")
+    return Envelope(
+        type=event_type,
+        payload=obj["payload"],
+        date=_text(obj, "date"),
+        app=_text(obj, "app"),
+        version=_text(obj, "version"),
+        idempotency_key=_text(obj, "idempotency_key"),
+    )
+
+
+def new_envelope(event_type: str, payload: Any, *, app: str = "orchestration") -> Envelope:
+    """An envelope for an event this service publishes (10.1: version v2)."""
+    now = dt.datetime.now(dt.UTC)
+    return Envelope(type=event_type, payload=payload, date=format_time(now), app=app, version="v2")
+
+
+def format_time(value: dt.datetime) -> str:
+    """RFC 3339 in UTC with Go's trailing-zero-free fraction (`...30.1234Z`)."""
+    value = value.astimezone(dt.UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += "." + f"{value.microsecond:06d}".rstrip("0")
+    return text + "Z"

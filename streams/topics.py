@@ -1,0 +1,77 @@
+"""Topic names and their creation.
+
+Topics are created up front with an explicit partition count: a source topic
+auto-created by the first consumer makes faust crash with PartitionsMismatch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from streams.settings import KafkaSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The names of every topic the service reads or writes."""
+
+    inbound: tuple[str, ...]
+    definitions: str
+    commands: str
+    history: str
+    events: str
+    dead_letter: str
+
+    @classmethod
+    def from_settings(cls, settings: KafkaSettings) -> Topics:
+        p = settings.topic_prefix
+        return cls(
+            inbound=tuple(settings.topics),
+            definitions=f"{p}orchestration.definitions",
+            commands=f"{p}orchestration.commands",
+            history=f"{p}orchestration.history",
+            events=f"{p}orchestration",
+            dead_letter=f"{p}orchestration.dead-letter",
+        )
+
+    def new_topics(self, partitions: int) -> list[NewTopic]:
+        def keyed(name: str) -> NewTopic:
+            return NewTopic(name=name, num_partitions=partitions, replication_factor=1)
+
+        # One partition keeps workflow and trigger definitions in API order
+        # (a trigger never overtakes the workflow it names); compaction keeps
+        # the latest definition per key forever, tombstones drop deleted ones.
+        definitions = NewTopic(
+            name=self.definitions,
+            num_partitions=1,
+            replication_factor=1,
+            topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
+        )
+        names = [*self.inbound, self.commands, self.history, self.events, self.dead_letter]
+        return [definitions, *(keyed(n) for n in dict.fromkeys(names))]
+
+
+async def ensure_topics(settings: KafkaSettings, topics: Topics | None = None) -> Topics:
+    """Create every missing topic; existing ones are left as they are."""
+    topics = topics or Topics.from_settings(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics.new_topics(settings.partitions) if t.name not in existing]
+        if missing:
+            response = await admin.create_topics(missing)
+            # create_topics reports per-topic errors instead of raising; 36 is
+            # TOPIC_ALREADY_EXISTS (another worker won the race), which is fine.
+            for name, code, *_ in response.topic_errors:
+                if code not in (0, 36):
+                    raise RuntimeError(f"creating topic {name!r} failed with Kafka error {code}")
+            log.info("topics.created", topics=[t.name for t in missing])
+    finally:
+        await admin.close()
+    return topics
