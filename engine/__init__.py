@@ -1,1 +1,1 @@
-"""engine"""
+"""Workflows: definitions, matching, the worker's agents, the Postgres projection."""

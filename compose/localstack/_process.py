@@ -126,3 +126,13 @@ def tail(log: Path, lines: int = 40) -> str:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def spawn_inherit(argv: Sequence[str], *, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start a child that shares this terminal's output (the worker and the API in dev)."""
+    return subprocess.Popen(  # noqa: S603 - argv is built by this package
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        env=env,
+        preexec_fn=_die_with_parent,  # needed for PDEATHSIG
+    )

@@ -1,6 +1,7 @@
 """The Postgres projection: schema, migrations and the async engine factory."""
 
+from engine.db import schema
+from engine.db.connection import create_db_engine
 from engine.db.migrate import migrate
-from engine.db.schema import metadata
 
-__all__ = ["metadata", "migrate"]
+__all__ = ["create_db_engine", "migrate", "schema"]

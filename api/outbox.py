@@ -1,0 +1,93 @@
+"""The transactional outbox relay: Postgres rows -> Kafka, in order, at least once.
+
+Definitions are written with an outbox row in one transaction; this relay
+publishes the rows in id order with an idempotent producer and deletes them
+only after the broker acknowledged them. One relay at a time per database
+(advisory lock), so several API replicas never reorder definitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from engine.db import schema
+from streams import KafkaSettings
+
+log = structlog.get_logger(__name__)
+
+_RELAY_LOCK = 7_326_151_001
+# Idle poll period: bounds how stale the workers' trigger index can be when
+# another replica wrote the definition (the writing replica wakes at once).
+_IDLE_POLL_S = 0.2
+_BATCH = 500
+
+
+class OutboxRelay:
+    def __init__(self, db: AsyncEngine, kafka: KafkaSettings) -> None:
+        self._db = db
+        self._kafka = kafka
+        self._wake = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        """Publish now: called after a transaction that wrote outbox rows commits."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._kafka.kafka_bootstrap_servers,
+            enable_idempotence=True,
+            acks="all",
+        )
+        await self._producer.start()
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                published = await self.relay_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox.relay_failed")
+                published = 0
+                await asyncio.sleep(1.0)
+            if published < _BATCH:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=_IDLE_POLL_S)
+                self._wake.clear()
+
+    async def relay_once(self) -> int:
+        """Publish and delete up to one batch; returns how many rows went out."""
+        assert self._producer is not None
+        outbox = schema.outbox
+        async with self._db.begin() as conn:
+            locked = await conn.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _RELAY_LOCK}
+            )
+            if not locked:
+                return 0
+            rows = (await conn.execute(select(outbox).order_by(outbox.c.id).limit(_BATCH))).all()
+            if not rows:
+                return 0
+            futures = [
+                await self._producer.send(row.topic, key=row.key, value=row.value) for row in rows
+            ]
+            await asyncio.gather(*futures)
+            await conn.execute(delete(outbox).where(outbox.c.id.in_([row.id for row in rows])))
+        log.debug("outbox.published", rows=len(rows))
+        return len(rows)

@@ -1,0 +1,90 @@
+"""Database rows to the upstream JSON shapes (section 4 of the behaviour spec)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from streams import format_time
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    return format_time(value) if value is not None else None
+
+
+def workflow_json(row: Mapping[Any, Any]) -> dict[str, Any]:
+    config = dict(row["config"])
+    config.setdefault("name", "")
+    config.setdefault("stages", None)
+    return {
+        "id": row["id"],
+        "config": config,
+        "createdAt": _time(row["created_at"]),
+        "updatedAt": _time(row["updated_at"]),
+        "deletedAt": _time(row["deleted_at"]),
+    }
+
+
+def trigger_json(row: Mapping[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": row["name"] or "", "event": row["event"]}
+    if row["version"] is not None:
+        out["version"] = row["version"]
+    if row["filter"]:
+        out["filter"] = row["filter"]
+    out["workflowID"] = row["workflow_id"]
+    out["workflow"] = None
+    if row["vars"]:
+        out["vars"] = row["vars"]
+    out["id"] = row["id"]
+    out["createdAt"] = _time(row["created_at"])
+    return out
+
+
+def instance_json(
+    row: Mapping[Any, Any],
+    *,
+    workflow: Mapping[Any, Any] | None = None,
+    statuses: Sequence[Mapping[Any, Any]] | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"workflowID": row["workflow_id"]}
+    if workflow is not None:
+        out["workflow"] = workflow_json(workflow)
+    out["id"] = row["id"]
+    out["createdAt"] = _time(row["created_at"])
+    out["updatedAt"] = _time(row["updated_at"])
+    out["terminated"] = bool(row["terminated"])
+    if row["terminated_at"] is not None:
+        out["terminatedAt"] = _time(row["terminated_at"])
+    if statuses:
+        out["status"] = [stage_status_json(s) for s in statuses]
+    if row["error"]:
+        out["error"] = row["error"]
+    return out
+
+
+def stage_status_json(row: Mapping[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "stage": row["stage"],
+        "instanceID": row["instance_id"],
+        "temporalRunID": row["temporal_run_id"],
+        "startedAt": _time(row["started_at"]),
+    }
+    if row["terminated_at"] is not None:
+        out["terminatedAt"] = _time(row["terminated_at"])
+    if row["error"]:
+        out["error"] = row["error"]
+    return out
+
+
+def occurrence_json(row: Mapping[Any, Any], instance: Mapping[Any, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": row["id"], "triggerID": row["trigger_id"]}
+    if row["workflow_instance_id"]:
+        out["workflowInstanceID"] = row["workflow_instance_id"]
+    if instance is not None:
+        out["workflowInstance"] = instance_json(instance)
+    out["date"] = _time(row["date"])
+    out["event"] = row["event"]
+    if row["error"]:
+        out["error"] = row["error"]
+    return out

@@ -1,0 +1,3 @@
+from compose.cli import app
+
+app()

@@ -1,0 +1,205 @@
+"""The `orchestration` command line.
+
+`dev` runs the whole local stack; `api`, `worker` and `migrate` are the
+production processes, configured only by `ORCHESTRATION_*` variables;
+`publish` sends events to Kafka for people trying the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from compose.logs import configure_logging
+
+app = typer.Typer(
+    name="orchestration",
+    help="Event-driven trigger processor on Kafka (Formance orchestration compatible).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="API port on 127.0.0.1")] = 8080,
+    state_dir: Annotated[Path, typer.Option(help="Where the env file goes")] = Path(
+        ".orchestration/dev"
+    ),
+    topics: Annotated[str, typer.Option(help="Inbound topics, space-separated")] = (
+        "ledger payments"
+    ),
+) -> None:
+    """Run Kafka, PostgreSQL, migrations, the worker and the API until Ctrl-C."""
+    from compose.devstack import DevStack
+    from compose.localstack import LocalStackError
+
+    configure_logging()
+    stack = DevStack(state_dir=state_dir, api_port=port, topics=topics)
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    started = time.monotonic()
+    try:
+        typer.echo("starting PostgreSQL, Kafka, the worker and the API ...", err=True)
+        stack.start()
+        env = stack.env()
+        typer.echo(
+            f"ready: api={env['ORCHESTRATION_API_URL']} "
+            f"kafka={env['ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS']} "
+            f"database={env['ORCHESTRATION_DATABASE_URL']}",
+        )
+        typer.echo(
+            f"(started in {time.monotonic() - started:.1f}s; env in {state_dir / 'env'}; "
+            "Ctrl-C stops everything)",
+            err=True,
+        )
+        sys.stdout.flush()
+        while not stopping:
+            for name, proc in stack.children.items():
+                if proc.poll() is not None:
+                    raise LocalStackError(f"the {name} exited with {proc.returncode}")
+            time.sleep(0.2)
+    except LocalStackError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        typer.echo("stopping ...", err=True)
+        stack.stop()
+        typer.echo("stopped", err=True)
+
+
+@app.command()
+def api() -> None:
+    """Serve the REST API (v1 at /, v2 at /v2)."""
+    import uvicorn
+
+    from api import ApiSettings, create_app
+
+    configure_logging()
+    settings = ApiSettings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Consume inbound events, match triggers, project history into Postgres."""
+    configure_logging()
+    asyncio.run(_run_worker())
+
+
+async def _run_worker() -> None:
+    from prometheus_client import start_http_server
+    from pydantic import Field
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    from engine.db import create_db_engine
+    from engine.settings import DatabaseSettings
+    from engine.worker import Worker
+    from streams import KafkaSettings
+
+    class WorkerSettings(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="ORCHESTRATION_", extra="ignore")
+        # Prometheus /metrics of the worker; 0 disables it.
+        worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+
+    db = create_db_engine(DatabaseSettings())
+    runtime = Worker(KafkaSettings(), db)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await runtime.start()
+    port = WorkerSettings().worker_metrics_port
+    if port:
+        start_http_server(port, addr="127.0.0.1")
+    try:
+        await stop.wait()
+    finally:
+        await runtime.stop()
+        await db.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations and exit."""
+    from engine.db import migrate as run_migrations
+    from engine.settings import DatabaseSettings
+
+    configure_logging()
+    run_migrations(DatabaseSettings().database_url.get_secret_value())
+    typer.echo("migrations applied")
+
+
+@app.command()
+def publish(
+    topic: Annotated[str, typer.Option(help="Kafka topic")],
+    source: Annotated[str, typer.Argument(help="JSON file, JSON-lines file, or - for stdin")] = "-",
+) -> None:
+    """Publish one JSON event (or a JSON-lines file of them) to Kafka."""
+    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    try:
+        events = _parse_events(text)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    count = asyncio.run(_publish(topic, events))
+    typer.echo(f"published {count} event(s) to {topic}")
+
+
+def _parse_events(text: str) -> list[Any]:
+    with contextlib.suppress(ValueError):
+        return [json.loads(text)]
+    events = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                events.append(json.loads(line))
+            except ValueError as exc:
+                raise ValueError(f"line {number} is not JSON: {exc}") from None
+    if not events:
+        raise ValueError("no event to publish")
+    return events
+
+
+async def _publish(topic: str, events: list[Any]) -> int:
+    from aiokafka import AIOKafkaProducer
+
+    from streams import KafkaSettings
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=KafkaSettings().kafka_bootstrap_servers, enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(topic, json.dumps(event).encode())
+    finally:
+        await producer.stop()
+    return len(events)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,105 @@
+"""`orchestration dev`: the whole local stack in the foreground.
+
+PostgreSQL and Kafka run from installed binaries (no Docker); the worker and
+the API run as child processes of this one, exactly as in production but on
+loopback. Every child dies with this process, and a clean stop takes them
+down in reverse order.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from compose.localstack import KafkaBroker, PostgresCluster, free_port
+from compose.localstack._process import (
+    LocalStackError,
+    port_open,
+    spawn_inherit,
+    terminate,
+)
+from engine.db import migrate
+
+
+@dataclass
+class DevStack:
+    state_dir: Path
+    api_port: int = 8080
+    topics: str = "ledger payments"
+    kafka: KafkaBroker | None = None
+    postgres: PostgresCluster | None = None
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        assert self.kafka is not None
+        assert self.postgres is not None
+        return {
+            "ORCHESTRATION_API_URL": f"http://127.0.0.1:{self.api_port}",
+            "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+            "ORCHESTRATION_DATABASE_URL": self.postgres.url,
+            "ORCHESTRATION_TOPICS": self.topics,
+        }
+
+    def pids(self) -> dict[str, int]:
+        out = {name: proc.pid for name, proc in self.children.items()}
+        if self.kafka is not None and self.kafka.pid:
+            out["kafka"] = self.kafka.pid
+        if self.postgres is not None and self.postgres.pid:
+            out["postgres"] = self.postgres.pid
+        return out
+
+    def start(self, *, timeout: float = 120) -> None:
+        if port_open(self.api_port):
+            raise LocalStackError(f"port {self.api_port} is already in use (try --port)")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.postgres = PostgresCluster()
+        self.postgres.start()
+        self.kafka = KafkaBroker()
+        self.kafka.start()
+        migrate(self.postgres.url)
+        env = {
+            **os.environ,
+            **self.env(),
+            "ORCHESTRATION_API_HOST": "127.0.0.1",
+            "ORCHESTRATION_API_PORT": str(self.api_port),
+            "ORCHESTRATION_MIGRATE_ON_START": "false",
+        }
+        metrics_port = free_port()
+        worker_env = {**env, "ORCHESTRATION_WORKER_METRICS_PORT": str(metrics_port)}
+        cli = [sys.executable, "-m", "compose"]
+        self.children["worker"] = spawn_inherit([*cli, "worker"], env=worker_env)
+        self.children["api"] = spawn_inherit([*cli, "api"], env=env)
+        deadline = time.monotonic() + timeout
+        while not (port_open(metrics_port) and self._api_healthy()):
+            for name, proc in self.children.items():
+                if proc.poll() is not None:
+                    raise LocalStackError(f"the {name} exited with {proc.returncode}")
+            if time.monotonic() > deadline:
+                raise LocalStackError("the worker or the API did not become ready in time")
+            time.sleep(0.2)
+        env_file = self.state_dir / "env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env().items()))
+        (self.state_dir / "pids").write_text("".join(f"{k}={v}\n" for k, v in self.pids().items()))
+
+    def _api_healthy(self) -> bool:
+        try:
+            response = httpx.get(f"http://127.0.0.1:{self.api_port}/_healthcheck", timeout=1)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def stop(self) -> None:
+        for name in ("api", "worker"):
+            terminate(self.children.pop(name, None), grace=20)
+        if self.kafka is not None:
+            self.kafka.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+        for stale in ("env", "pids"):
+            (self.state_dir / stale).unlink(missing_ok=True)

@@ -1,0 +1,137 @@
+"""From one inbound record to the history records it produces.
+
+Pure: the Faust agent in `engine.worker` feeds records in and sends what
+comes out. Bad input never raises: it becomes a dead-letter output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from engine.history import InstanceBody, OccurrenceBody, trigger_occurred
+from streams import MalformedEvent, decode_envelope, format_time
+from triggers import (
+    FilterFailure,
+    TriggerIndex,
+    evaluate,
+    event_identity,
+    expr,
+    instance_id,
+    occurrence_id,
+)
+from triggers.matcher import Fetch
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One record to produce: to the history topic, or the dead-letter topic."""
+
+    dead_letter: bool
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(slots=True)
+class MatchResult:
+    outputs: list[Output] = field(default_factory=list)
+    matched: int = 0
+    filter_errors: list[FilterFailure] = field(default_factory=list)
+    dead_letter_reason: str | None = None
+
+
+def dead_letter(raw: bytes | None, reason: str, coordinates: str) -> Output:
+    return Output(
+        dead_letter=True,
+        key=coordinates.encode(),
+        value=raw or b"",
+        headers=(("reason", reason.encode()), ("source", coordinates.encode())),
+    )
+
+
+def match_record(
+    raw: bytes | None,
+    headers: Mapping[str, bytes] | None,
+    index: TriggerIndex,
+    *,
+    coordinates: str,
+    max_bytes: int,
+    now: dt.datetime | None = None,
+    fetch: Fetch | None = None,
+) -> MatchResult:
+    """Match one record against the index.
+
+    `coordinates` (topic/partition/offset) label dead letters and logs.
+    """
+    result = MatchResult()
+    if raw is not None and len(raw) > max_bytes:
+        reason = f"event of {len(raw)} bytes exceeds the {max_bytes}-byte limit"
+        result.dead_letter_reason = reason
+        result.outputs.append(dead_letter(raw, reason, coordinates))
+        return result
+    try:
+        envelope = decode_envelope(raw)
+    except MalformedEvent as exc:
+        result.dead_letter_reason = exc.reason
+        result.outputs.append(dead_letter(raw, exc.reason, coordinates))
+        return result
+
+    candidates = index.candidates(envelope.type, envelope.version)
+    if not candidates:
+        return result
+
+    assert raw is not None  # decode_envelope rejected empty values
+    # Expressions see Go's view of the payload (every JSON number a float64):
+    # a second decode, paid only when some candidate has an expression.
+    needs_env = any(c.filter is not None or c.vars for c in candidates)
+    env = {"event": expr.decode_event(raw)["payload"]} if needs_env else {}
+    identity = event_identity(envelope.idempotency_key, headers, raw)
+    date = format_time(now or dt.datetime.now(dt.UTC))
+    event = envelope.to_dict()
+    for candidate in candidates:
+        outcome = evaluate(candidate, env, fetch)
+        if outcome is None:
+            continue
+        if isinstance(outcome, FilterFailure):
+            result.filter_errors.append(outcome)
+            continue
+        trigger = candidate.trigger
+        occ_id = occurrence_id(trigger.id, envelope.type, envelope.payload, identity)
+        occurrence: OccurrenceBody = {
+            "id": occ_id,
+            "triggerID": trigger.id,
+            "date": date,
+            "event": event,
+        }
+        instance: InstanceBody | None = None
+        if outcome.error is not None:
+            occurrence["error"] = outcome.error
+            key = occ_id
+        else:
+            key = instance_id(occ_id)
+            occurrence["workflowInstanceID"] = key
+            instance = {
+                "id": key,
+                "workflowID": trigger.workflow_id,
+                "createdAt": date,
+                "variables": outcome.variables or {},
+            }
+        record = trigger_occurred(occurrence, instance)
+        result.outputs.append(
+            Output(dead_letter=False, key=key.encode(), value=orjson.dumps(record))
+        )
+        result.matched += 1
+    return result
+
+
+def decode_headers(headers: Any) -> dict[str, bytes]:
+    """Faust hands headers as a list of pairs or a mapping; normalise them."""
+    if not headers:
+        return {}
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return {str(k): (v if isinstance(v, bytes) else str(v).encode()) for k, v in items}

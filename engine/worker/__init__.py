@@ -1,0 +1,5 @@
+"""The worker process: Faust agents that match events and project history."""
+
+from engine.worker.runtime import Worker
+
+__all__ = ["Worker"]
