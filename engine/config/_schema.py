@@ -294,15 +294,13 @@ def exactly_one_of(namespace: str, prefix: str, choices: Mapping[str, bool]) -> 
     if sum(choices.values()) == 1:
         return []
     tag = " or ".join(choices)
+    lines = tuple(_go_line(namespace, key, tag) for key in choices)
+    if len(choices) == 1:  # a lone alternative is simply a required field
+        (key,) = choices
+        return [Violation(lines, _join(prefix, key), "is required")]
     listed = ", ".join(f"'{key}'" for key in choices)
     count = "none" if not any(choices.values()) else "several"
-    return [
-        Violation(
-            tuple(_go_line(namespace, key, tag) for key in choices),
-            prefix or None,
-            f"exactly one of {listed} must be set ({count} set)",
-        )
-    ]
+    return [Violation(lines, prefix or None, f"exactly one of {listed} must be set ({count} set)")]
 
 
 def _join(prefix: str, key: str) -> str:

@@ -56,13 +56,12 @@ def parse_workflow(raw: Any) -> Workflow:
             field="stages",
         )
     attempts = _activity_max_attempts(raw.get("activityMaxAttempts"))
-    stages = tuple(check_stage(index, stage) for index, stage in enumerate(stages_raw or ()))
-    return Workflow(
-        name=name,
-        stages=stages,
-        activity_max_attempts=attempts,
-        raw=copy.deepcopy(dict(raw)),  # a caller mutating its dict must not change ours
+    # Work on a private copy: a caller mutating its dict must not change ours.
+    kept = copy.deepcopy(dict(raw))
+    stages = tuple(
+        check_stage(index, stage) for index, stage in enumerate(kept.get("stages") or ())
     )
+    return Workflow(name=name, stages=stages, activity_max_attempts=attempts, raw=kept)
 
 
 def _activity_max_attempts(value: Any) -> int | None:

@@ -265,6 +265,17 @@ def test_placeholders_are_assumed_valid_for_their_type(raw: dict[str, Any]) -> N
     parse_workflow(raw)
 
 
+def test_literal_empty_duration_is_a_zero_wait_as_at_run_time() -> None:
+    parse_workflow(one_stage("delay", {"duration": ""}))
+
+
+def test_stage_bodies_do_not_alias_the_input() -> None:
+    raw: dict[str, Any] = {"stages": [{"wait_event": {"event": "e"}}]}
+    workflow = parse_workflow(raw)
+    raw["stages"][0]["wait_event"]["event"] = "changed"
+    assert workflow.stages[0].body == {"event": "e"}
+
+
 def test_amount_that_interpolates_to_empty_is_not_checked_for_presence() -> None:
     # amount.amount is optional in the schema (a payment source supplies it).
     parse_workflow(with_send(amount={"asset": "EUR/2"}))
@@ -338,8 +349,8 @@ def test_amount_that_interpolates_to_empty_is_not_checked_for_presence() -> None
         ),
         (
             one_stage("update", {}),
-            None,
-            "stage 0 (update): exactly one of 'account' must be set (none set)",
+            "account",
+            "stage 0 (update): field 'account': is required",
         ),
         (
             one_stage("update", {"account": {"id": "a"}}),
