@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -165,8 +166,28 @@ def publish(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    count = asyncio.run(_publish(topic, events))
+    _load_dev_env()
+    from aiokafka.errors import KafkaError
+
+    try:
+        count = asyncio.run(_publish(topic, events))
+    except KafkaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"published {count} event(s) to {topic}")
+
+
+DEV_ENV_FILE = Path(".orchestration/dev/env")
+
+
+def _load_dev_env() -> None:
+    """Point at a running `orchestration dev` unless the environment says otherwise."""
+    if "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS" in os.environ or not DEV_ENV_FILE.exists():
+        return
+    for line in DEV_ENV_FILE.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            os.environ.setdefault(key.strip(), value.strip())
 
 
 def _parse_events(text: str) -> list[Any]:

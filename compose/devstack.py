@@ -43,7 +43,7 @@ class DevStack:
             "ORCHESTRATION_API_URL": f"http://127.0.0.1:{self.api_port}",
             "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "ORCHESTRATION_DATABASE_URL": self.postgres.url,
-            "ORCHESTRATION_TOPICS": self.topics,
+            "ORCHESTRATION_TOPICS": ",".join(self.topics.replace(",", " ").split()),
         }
 
     def pids(self) -> dict[str, int]:
