@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from engine.config._dates import parse_date
 from engine.config._durations import parse_duration
@@ -32,8 +32,10 @@ from engine.config._interpolation import has_placeholder, interpolate
 
 _BIG_INT = re.compile(r"[+-]?[0-9]+")
 
+Kind = Literal["string", "integer", "boolean", "duration", "date"]
+
 # Valid literals standing in for a placeholder in check mode (see module doc).
-_CHECK_LITERALS = {
+_CHECK_LITERALS: dict[Kind, str] = {
     "integer": "0",
     "boolean": "false",
     "duration": "0s",
@@ -102,11 +104,7 @@ class Context:
 
     variables: Mapping[str, str] | None
 
-    @property
-    def checking(self) -> bool:
-        return self.variables is None
-
-    def text(self, raw: str, kind: str) -> str:
+    def text(self, raw: str, kind: Kind) -> str:
         """Interpolate ``raw`` read for a field of type ``kind``."""
         if self.variables is not None:
             return interpolate(raw, self.variables)
@@ -122,10 +120,6 @@ class Reader:
         self._raw: Mapping[str, Any] = raw or {}
         self._path = path
         self._context = context
-
-    @property
-    def context(self) -> Context:
-        return self._context
 
     def _fail(
         self, key: str, go: str | None, reason: str, detail: str | None = None

@@ -7,7 +7,7 @@ stops at the first failure and that decides which error a user sees.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 from engine.config._dates import format_date
 from engine.config._schema import Reader, Violation, exactly_one_of, required
@@ -15,6 +15,8 @@ from engine.config._stage import Model, ResolvedStage
 
 # Runtime defaults of a payment source, applied by the engine, never rendered.
 INTERNAL_LEDGER = "orchestration-000-internal"
+
+Alternative = Literal["wallet", "account", "payment"]
 
 
 class Amount(Model):
@@ -208,6 +210,11 @@ class SendSource(Model):
             found += self.payment.violations(f"{namespace}.Payment", f"{prefix}.payment")
         return found
 
+    @property
+    def kind(self) -> Alternative:
+        """The chosen alternative, for dispatch on the combination (BEHAVIOUR.md 6.2)."""
+        return _chosen(self.wallet, self.account, self.payment)
+
     def history_input(self) -> dict[str, Any]:
         return _render_alternatives(self.wallet, self.account, self.payment)
 
@@ -246,8 +253,26 @@ class SendDestination(Model):
             found += self.account.violations(f"{namespace}.Account", f"{prefix}.account")
         return found
 
+    @property
+    def kind(self) -> Alternative:
+        """The chosen alternative, for dispatch on the combination (BEHAVIOUR.md 6.2)."""
+        return _chosen(self.wallet, self.account, self.payment)
+
     def history_input(self) -> dict[str, Any]:
         return _render_alternatives(self.wallet, self.account, self.payment)
+
+
+def _chosen(wallet: object, account: object, payment: object) -> Alternative:
+    chosen: list[Alternative] = []
+    if wallet is not None:
+        chosen.append("wallet")
+    if account is not None:
+        chosen.append("account")
+    if payment is not None:
+        chosen.append("payment")
+    if len(chosen) != 1:  # only an unvalidated model can get here
+        raise ValueError(f"exactly one alternative must be set, got {chosen}")
+    return chosen[0]
 
 
 def _render_alternatives(

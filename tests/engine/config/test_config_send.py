@@ -14,6 +14,7 @@ from engine.config import (
     PaymentDestination,
     PaymentSource,
     Send,
+    SendSource,
     StageError,
     StageSpec,
     Wallet,
@@ -535,6 +536,26 @@ def test_payment_to_payment_and_missing_amount_are_left_to_the_stage_logic() -> 
 
 
 # -- misc ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "destination", "kinds"),
+    [
+        (ACCOUNT, WALLET, ("account", "wallet")),
+        (WALLET, {"payment": {"psp": "x"}}, ("wallet", "payment")),
+        ({"payment": {"id": "p"}}, ACCOUNT, ("payment", "account")),
+    ],
+)
+def test_kind_names_the_chosen_alternative(
+    source: dict[str, Any], destination: dict[str, Any], kinds: tuple[str, str]
+) -> None:
+    resolved = resolve(send(source=source, destination=destination))
+    assert (resolved.source.kind, resolved.destination.kind) == kinds
+
+
+def test_kind_of_an_unvalidated_model_is_an_error() -> None:
+    with pytest.raises(ValueError, match="exactly one alternative"):
+        _ = SendSource().kind
 
 
 def test_unknown_keys_are_ignored() -> None:
