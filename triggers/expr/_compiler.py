@@ -1,0 +1,458 @@
+"""Type-check the syntax tree and turn it into nested Python closures.
+
+Every closure has the signature ``fn(env, fr)``: ``env`` is the run's
+environment mapping and ``fr`` a per-run list of slots (slot 0 is the link
+fetcher, the others hold ``let`` variables and predicate state), or None for
+programs that need no slots.  Static types are only known for literals and
+builtin results (flows compiles without a declared env), which is exactly
+what decides whether upstream reports an error at compile time or at run
+time.  Hot node shapes (member paths on dicts, comparisons with constants)
+get dedicated closures; see _shapes.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from . import _ast as A
+from . import _shapes as S
+from ._builtins import (
+    BUILTINS,
+    NUMERIC,
+    PREDICATE_RESULTS,
+    T_ANY,
+    T_BOOL,
+    T_FLOAT,
+    T_INT,
+    T_LIST,
+    T_MAP,
+    T_NIL,
+    T_STR,
+)
+from ._errors import CompileError, Fail
+from ._link import call_link
+from ._predicates import build as build_predicate
+from ._regex import compile_re2
+from ._values import go_type
+
+Fn = Callable[[Mapping[str, Any], Any], Any]
+_NO_VALUE: Any = object()
+
+
+@dataclass(slots=True)
+class C:
+    """A compiled node: closure, static type, and the value if constant."""
+
+    fn: Fn
+    typ: str
+    value: Any = _NO_VALUE
+
+    @property
+    def const(self) -> bool:
+        return self.value is not _NO_VALUE
+
+
+def static_type(v: Any) -> str:
+    if v is None:
+        return T_NIL
+    t = type(v)
+    if t is bool:
+        return T_BOOL
+    if t is int:
+        return T_INT
+    if t is float:
+        return T_FLOAT
+    if t is str:
+        return T_STR
+    if t is list:
+        return T_LIST
+    if isinstance(v, dict):
+        return T_MAP
+    return T_ANY
+
+
+def const(v: Any) -> C:
+    def fn(env: Mapping[str, Any], fr: Any) -> Any:
+        return v
+
+    return C(fn, static_type(v), v)
+
+
+@dataclass(slots=True)
+class _PredScope:
+    elem: int
+    index: int
+    acc: int | None
+
+
+class Compiler:
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self.nslots = 1  # slot 0: the link fetcher
+        self.uses_frame = False
+        self.lets: list[dict[str, tuple[int, str]]] = [{}]
+        self.preds: list[_PredScope] = []
+
+    def error(self, message: str, pos: int) -> NoReturn:
+        raise CompileError.at(message, self.src, pos)
+
+    def slot(self) -> int:
+        self.uses_frame = True
+        self.nslots += 1
+        return self.nslots - 1
+
+    def fold(self, fn: Fn, typ: str, parts: list[C], pos: int, strict: bool = False) -> C:
+        """Evaluate ``fn`` now when all ``parts`` are constants.
+
+        ``strict``: a failure is a compile error (upstream's fold step raises
+        it, e.g. ``1 % 0``); otherwise the failure is left for run time.
+        """
+        if all(p.const for p in parts):
+            try:
+                return const(fn({}, None))
+            except Fail as exc:
+                if strict:
+                    self.error(exc.message, pos)
+        return C(fn, typ)
+
+    # -- dispatch -----------------------------------------------------------
+    def compile(self, node: A.Node) -> C:
+        method = getattr(self, "c_" + type(node).__name__)
+        result: C = method(node)
+        return result
+
+    def c_Literal(self, node: A.Literal) -> C:
+        return const(node.value)
+
+    def c_Ident(self, node: A.Ident) -> C:
+        found = next((sc[node.name] for sc in reversed(self.lets) if node.name in sc), None)
+        if found is not None:
+            slot, typ = found
+
+            def var(env: Mapping[str, Any], fr: Any) -> Any:
+                return fr[slot]
+
+            return C(var, typ)
+        if node.name == "$env":
+
+            def whole_env(env: Mapping[str, Any], fr: Any) -> Any:
+                return env if isinstance(env, dict) else dict(env)
+
+            return C(whole_env, T_MAP)
+        return C(S.env_lookup(node.name), T_ANY)
+
+    def c_Pointer(self, node: A.Pointer) -> C:
+        if not self.preds:
+            self.error("cannot use pointer accessor outside predicate", node.pos)
+        scope = self.preds[-1]
+        if node.name == "":
+            slot = scope.elem
+        elif node.name == "index":
+            slot = scope.index
+        elif node.name == "acc" and scope.acc is not None:
+            slot = scope.acc
+        else:
+            self.error(f"unknown pointer #{node.name}", node.pos)
+
+        def pointer(env: Mapping[str, Any], fr: Any) -> Any:
+            return fr[slot]
+
+        return C(pointer, T_INT if node.name == "index" else T_ANY)
+
+    def c_Unary(self, node: A.Unary) -> C:
+        operand = self.compile(node.operand)
+        op = node.op
+        if op in ("not", "!"):
+            if operand.typ not in (T_BOOL, T_ANY):
+                self.error(f"invalid operation: {op} (mismatched type {operand.typ})", node.pos)
+            return self.fold(S.logical_not(operand.fn, node.pos), T_BOOL, [operand], node.pos)
+        if operand.typ not in (T_INT, T_FLOAT, T_ANY):
+            self.error(f"invalid operation: {op} (mismatched type {operand.typ})", node.pos)
+        fn = S.negate(operand.fn, node.pos) if op == "-" else S.unary_plus(operand.fn, node.pos)
+        return self.fold(fn, operand.typ, [operand], node.pos)
+
+    def c_Binary(self, node: A.Binary) -> C:
+        op = node.op
+        if op in ("&&", "and", "||", "or"):
+            return self.logical(node)
+        left = self.compile(node.left)
+        right = self.compile(node.right)
+        lt, rt = left.typ, right.typ
+        pos = node.pos
+        if op in ("==", "!="):
+            if not _comparable(lt, rt):
+                self.mismatch(op, lt, rt, pos)
+            return self.fold(S.equality(left, right, op == "!="), T_BOOL, [left, right], pos)
+        if op in ("<", ">", "<=", ">="):
+            self.check(op, lt, rt, pos, (NUMERIC, {T_STR}))
+            return self.fold(S.ordering(left, right, op, pos), T_BOOL, [left, right], pos)
+        if op in ("+", "-", "*", "/", "%", "**", "^"):
+            return self.arithmetic(op, left, right, pos)
+        if op == "??":
+            typ = rt if lt == T_NIL else lt if lt == rt or rt == T_NIL else T_ANY
+            return self.fold(S.coalesce(left.fn, right.fn), typ, [left, right], pos)
+        if op == "in":
+            return self.membership(left, right, node)
+        if op in ("contains", "startsWith", "endsWith"):
+            self.check(op, lt, rt, pos, ({T_STR},))
+            return self.fold(S.string_op(op, left.fn, right.fn, pos), T_BOOL, [left, right], pos)
+        if op == "matches":
+            return self.matches(left, right, pos)
+        if op == "..":
+            self.check(op, lt, rt, pos, ({T_INT},))
+            return self.fold(S.range_of(left.fn, right.fn, pos), T_LIST, [left, right], pos)
+        self.error(f"unknown operator ({op})", pos)
+
+    def mismatch(self, op: str, lt: str, rt: str, pos: int) -> NoReturn:
+        self.error(f"invalid operation: {op} (mismatched types {lt} and {rt})", pos)
+
+    def check(self, op: str, lt: str, rt: str, pos: int, groups: tuple[Any, ...]) -> None:
+        """Upstream's rule: both known -> same group; one known -> in a group."""
+        if lt == T_ANY and rt == T_ANY:
+            return
+        if lt == T_ANY or rt == T_ANY:
+            known = rt if lt == T_ANY else lt
+            if any(known in g for g in groups):
+                return
+        elif any(lt in g and rt in g for g in groups):
+            return
+        self.mismatch(op, lt, rt, pos)
+
+    def logical(self, node: A.Binary) -> C:
+        left = self.compile(node.left)
+        right = self.compile(node.right)
+        is_and = node.op in ("&&", "and")
+        self.check(node.op, left.typ, right.typ, node.pos, ({T_BOOL},))
+        # Upstream's constant folding (EXPR.md section 9): `x && false` is false
+        # and `x && true` is x itself, without checking that x is a bool.
+        if right.const:
+            if right.value is (not is_and):
+                return const(not is_and)
+            return C(left.fn, left.typ)
+        if left.const:
+            if left.value is (not is_and):
+                return const(not is_and)
+            return C(right.fn, right.typ)
+        return C(S.logical(left.fn, right.fn, is_and, node.pos, node.right.pos), T_BOOL)
+
+    def arithmetic(self, op: str, left: C, right: C, pos: int) -> C:
+        lt, rt = left.typ, right.typ
+        if op == "+":
+            self.check(op, lt, rt, pos, (NUMERIC, {T_STR}))
+        elif op == "%":
+            self.check(op, lt, rt, pos, ({T_INT},))
+        else:
+            self.check(op, lt, rt, pos, (NUMERIC,))
+        if op in ("/", "**", "^"):
+            typ = T_FLOAT
+        elif op == "%":
+            typ = T_INT
+        elif lt == rt and lt != T_ANY:
+            typ = lt
+        elif lt in NUMERIC and rt in NUMERIC:
+            typ = T_FLOAT
+        else:
+            typ = T_ANY
+        return self.fold(S.arithmetic(op, left, right, pos), typ, [left, right], pos, strict=True)
+
+    def membership(self, left: C, right: C, node: A.Binary) -> C:
+        lt, rt = left.typ, right.typ
+        pos = node.pos
+        if rt == T_MAP:
+            if lt not in (T_ANY, T_STR):
+                self.error(f"cannot use {lt} as type string in map key", pos)
+        elif rt not in (T_LIST, T_ANY) and not (lt == T_ANY and rt == T_STR):
+            self.mismatch("in", lt, rt, pos)
+        items = node.right.items if isinstance(node.right, A.ArrayLit) else None
+        if items and all(isinstance(i, A.Literal) and type(i.value) is str for i in items):
+            # Upstream turns an all-string literal list into a hash set.
+            keys = frozenset(i.value for i in items if isinstance(i, A.Literal))
+            return self.fold(S.in_string_set(left.fn, keys, pos), T_BOOL, [left], pos)
+        return self.fold(S.membership(left.fn, right.fn, pos), T_BOOL, [left, right], pos)
+
+    def matches(self, left: C, right: C, pos: int) -> C:
+        if right.const and type(right.value) is str:
+            try:
+                pattern = compile_re2(right.value)
+            except re.error as exc:
+                self.error(str(exc), pos)
+        self.check("matches", left.typ, right.typ, pos, ({T_STR},))
+        if right.const and type(right.value) is str:
+            fn = S.matches_const(left.fn, pattern, pos)
+        else:
+            fn = S.matches_dynamic(left.fn, right.fn, pos)
+        return self.fold(fn, T_BOOL, [left, right], pos)
+
+    # -- access -------------------------------------------------------------
+    def c_Member(self, node: A.Member) -> C:
+        path = S.flatten_path(node)
+        if path is not None and not self.is_var(path[0]):
+            return C(S.path_access(path[0], path[1]), T_ANY)
+        obj = self.compile(node.obj)
+        prop = self.compile(node.prop)
+        self.check_member(obj.typ, prop.typ, node.pos)
+        fn = S.member(obj.fn, prop, node.optional, node.pos)
+        typ = T_INT if obj.typ == T_STR else T_ANY
+        return self.fold(fn, typ, [obj, prop], node.pos)
+
+    def is_var(self, name: str) -> bool:
+        return name == "$env" or any(name in scope for scope in self.lets)
+
+    def check_member(self, ot: str, pt: str, pos: int) -> None:
+        if ot == T_ANY:
+            return
+        if ot == T_MAP:
+            if pt not in (T_ANY, T_STR):
+                self.error(f"cannot use {pt} to get an element from {ot}", pos)
+            return
+        if ot == T_LIST:
+            if pt not in (T_ANY, T_INT):
+                self.error(f"array elements can only be selected using an integer (got {pt})", pos)
+            return
+        self.error(f"type {ot}[{pt}] is undefined", pos)
+
+    def c_Slice(self, node: A.Slice) -> C:
+        obj = self.compile(node.obj)
+        lo = self.compile(node.lo) if node.lo is not None else None
+        hi = self.compile(node.hi) if node.hi is not None else None
+        if obj.typ not in (T_ANY, T_LIST, T_STR):
+            self.error(f"cannot slice {obj.typ}", node.pos)
+        for bound in (lo, hi):
+            if bound is not None and bound.typ not in (T_ANY, T_INT):
+                self.error(f"non-integer slice index {bound.typ}", node.pos)
+        fn = S.slice_(obj.fn, lo.fn if lo else None, hi.fn if hi else None, node.pos)
+        parts = [p for p in (obj, lo, hi) if p is not None]
+        return self.fold(fn, obj.typ, parts, node.pos)
+
+    def c_Chain(self, node: A.Chain) -> C:
+        inner = self.compile(node.inner)
+        return C(S.chain(inner.fn), inner.typ)
+
+    # -- calls --------------------------------------------------------------
+    def c_Call(self, node: A.Call) -> C:
+        if node.name in PREDICATE_RESULTS and node.builtin:
+            return self.predicate_call(node)
+        args = [self.compile(a) for a in node.args]
+        if node.builtin and node.name in BUILTINS:
+            return self.builtin_call(node, args)
+        fns = [a.fn for a in args]
+        if node.callee is None and node.name == "link" and not self.is_var("link"):
+            self.uses_frame = True
+            return C(S.call_with_fetch(call_link, fns, node.pos), T_ANY)
+        callee = (
+            self.compile(node.callee)
+            if node.callee is not None
+            else self.compile(A.Ident(node.pos, node.name))
+        )
+        return C(S.call_value(callee.fn, fns, node.pos), T_ANY)
+
+    def builtin_call(self, node: A.Call, args: list[C]) -> C:
+        spec = BUILTINS[node.name]
+        n = len(args)
+        if not spec.min_args <= n <= spec.max_args:
+            if spec.validated:
+                want = str(spec.min_args) if spec.min_args == spec.max_args else "more"
+                self.error(f"invalid number of arguments (expected {want}, got {n})", node.pos)
+            few = "not enough" if n < spec.min_args else "too many"
+            self.error(f"{few} arguments to call {node.name}", node.pos)
+        if spec.first is not None:
+            checked = args if spec.max_args > 2 else args[:1]
+            for a in checked:
+                if a.typ != T_ANY and a.typ not in spec.first:
+                    self.error(f"invalid argument for {node.name} (type {a.typ})", node.pos)
+        typ = args[0].typ if spec.result == "same" else spec.result
+        fn = S.call_builtin(spec.fn, [a.fn for a in args], node.pos)
+        return self.fold(fn, typ, args, node.pos)
+
+    def predicate_call(self, node: A.Call) -> C:
+        lst = self.compile(node.args[0])
+        if lst.typ not in (T_ANY, T_LIST):
+            self.error(f"builtin {node.name} takes only array (got {lst.typ})", node.pos)
+        scope = _PredScope(self.slot(), self.slot(), self.slot() if node.name == "reduce" else None)
+        pred: C | None = None
+        if len(node.args) > 1:
+            pnode = node.args[1]
+            body = pnode.body if isinstance(pnode, A.Predicate) else pnode
+            self.preds.append(scope)
+            self.lets.append({})
+            try:
+                pred = self.compile(body)
+            finally:
+                self.preds.pop()
+                self.lets.pop()
+            wants_bool = node.name not in ("map", "sum", "groupBy", "sortBy", "reduce")
+            if wants_bool and pred.typ not in (T_BOOL, T_ANY):
+                self.error(f"predicate should return boolean (got {pred.typ})", pnode.pos)
+        extra = self.compile(node.args[2]) if len(node.args) > 2 else None
+        fn = build_predicate(
+            node.name,
+            node.pos,
+            lst.fn,
+            pred.fn if pred else None,
+            extra.fn if extra else None,
+            scope.elem,
+            scope.index,
+            scope.acc or 0,
+        )
+        return C(fn, PREDICATE_RESULTS[node.name])
+
+    # -- structure ----------------------------------------------------------
+    def c_ArrayLit(self, node: A.ArrayLit) -> C:
+        items = [self.compile(i) for i in node.items]
+        return self.fold(S.array([i.fn for i in items]), T_LIST, items, node.pos)
+
+    def c_MapLit(self, node: A.MapLit) -> C:
+        pairs = [(self.compile(k), self.compile(v)) for k, v in node.pairs]
+        for k, _ in pairs:
+            if k.typ not in (T_ANY, T_STR):
+                self.error(f"cannot use {k.typ} as map key", node.pos)
+        flat = [c for pair in pairs for c in pair]
+        fn = S.map_literal([(k.fn, v.fn) for k, v in pairs], node.pos)
+        return self.fold(fn, T_MAP, flat, node.pos)
+
+    def c_Cond(self, node: A.Cond) -> C:
+        cond = self.compile(node.cond)
+        if cond.typ not in (T_BOOL, T_ANY):
+            self.error(f"non-bool expression (type {cond.typ}) used as condition", node.pos)
+        elvis = node.then is node.cond
+        then = cond if elvis else self.compile(node.then)
+        other = self.compile(node.other)
+        if cond.const:
+            return then if cond.value is True else other
+        typ = then.typ if then.typ == other.typ else T_ANY
+        return C(S.conditional(cond.fn, then.fn, other.fn, elvis, node.pos), typ)
+
+    def c_Let(self, node: A.Let) -> C:
+        if node.name in BUILTINS or node.name in PREDICATE_RESULTS:
+            self.error(f"cannot redeclare builtin {node.name}", node.pos)
+        if self.is_var(node.name):
+            self.error(f"cannot redeclare variable {node.name}", node.pos)
+        value = self.compile(node.value)
+        slot = self.slot()
+        self.lets[-1][node.name] = (slot, value.typ)
+        try:
+            body = self.compile(node.body)
+        finally:
+            del self.lets[-1][node.name]
+        return C(S.let(slot, value.fn, body.fn), body.typ)
+
+    def c_Seq(self, node: A.Seq) -> C:
+        items = [self.compile(i) for i in node.items]
+        return C(S.sequence([i.fn for i in items]), items[-1].typ)
+
+    def c_Predicate(self, node: A.Predicate) -> C:
+        self.error("unexpected predicate", node.pos)
+
+
+def _comparable(lt: str, rt: str) -> bool:
+    if T_ANY in (lt, rt) or T_NIL in (lt, rt):
+        return True
+    if lt in NUMERIC and rt in NUMERIC:
+        return True
+    return lt == rt
+
+
+__all__ = ["C", "Compiler", "Fn", "go_type"]

@@ -1,0 +1,526 @@
+"""Closure builders, one per node shape, with fast paths for the hot shapes.
+
+The filter runs for every inbound event, so the common cases skip the
+generic helpers of _values.py: member paths on dicts are one loop over
+pre-split steps, comparisons with a constant capture it, arithmetic on two
+floats (every JSON number) is tried first.  Each fast path falls back to the
+generic helper, which carries the full Go semantics and error messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import _ast as A
+from ._errors import Fail
+from ._regex import compile_re2
+from ._values import (
+    arith,
+    contains_in,
+    equal,
+    expect_bool,
+    fetch,
+    go_type,
+    less,
+    plus,
+    slice_of,
+)
+from ._values import (
+    negate as negate_value,
+)
+
+if TYPE_CHECKING:
+    from ._compiler import C
+
+Fn = Callable[[Mapping[str, Any], Any], Any]
+Step = tuple[str | int, bool, int]
+
+
+class ChainNil(Exception):
+    """Raised by ``?.`` on nil; the enclosing chain turns it into nil."""
+
+
+def env_lookup(name: str) -> Fn:
+    def lookup(env: Mapping[str, Any], fr: Any) -> Any:
+        return env.get(name)
+
+    return lookup
+
+
+def logical_not(f: Fn, pos: int) -> Fn:
+    def not_(env: Mapping[str, Any], fr: Any) -> Any:
+        v = f(env, fr)
+        if v is True:
+            return False
+        if v is False:
+            return True
+        return not expect_bool(v, pos)
+
+    return not_
+
+
+def negate(f: Fn, pos: int) -> Fn:
+    def neg(env: Mapping[str, Any], fr: Any) -> Any:
+        return negate_value(f(env, fr), pos)
+
+    return neg
+
+
+def unary_plus(f: Fn, pos: int) -> Fn:
+    def pos_(env: Mapping[str, Any], fr: Any) -> Any:
+        return plus(f(env, fr), pos)
+
+    return pos_
+
+
+# -- comparisons ------------------------------------------------------------
+def equality(left: C, right: C, negated: bool) -> Fn:
+    if left.const and not right.const:
+        left, right = right, left
+    f = left.fn
+    if right.const:
+        c = right.value
+        tc = type(c)
+        if tc is str:
+            if negated:
+                return lambda env, fr: f(env, fr) != c
+            # Only a str can equal a str, so Python's == is Go's here.
+            return lambda env, fr: f(env, fr) == c
+        if c is None or tc is bool:
+            if negated:
+                return lambda env, fr: f(env, fr) is not c
+            return lambda env, fr: f(env, fr) is c
+        if tc is int or tc is float:
+            fc = float(c)
+            c_is_int = tc is int
+
+            def eq_num(env: Mapping[str, Any], fr: Any) -> Any:
+                v = f(env, fr)
+                t = type(v)
+                if t is float:
+                    return (v == fc) is not negated
+                if t is int:
+                    return (v == c if c_is_int else float(v) == fc) is not negated
+                return negated
+
+            return eq_num
+    g = right.fn
+    if negated:
+        return lambda env, fr: not equal(f(env, fr), g(env, fr))
+    return lambda env, fr: equal(f(env, fr), g(env, fr))
+
+
+def ordering(left: C, right: C, op: str, pos: int) -> Fn:
+    f = left.fn
+    if right.const and type(right.value) in (int, float):
+        c = right.value
+        if op == ">":
+
+            def gt(env: Mapping[str, Any], fr: Any) -> Any:
+                v = f(env, fr)
+                t = type(v)
+                if t is float or t is int:
+                    return v > c
+                return less(v, c, op, pos)
+
+            return gt
+        if op == "<":
+
+            def lt(env: Mapping[str, Any], fr: Any) -> Any:
+                v = f(env, fr)
+                t = type(v)
+                if t is float or t is int:
+                    return v < c
+                return less(v, c, op, pos)
+
+            return lt
+    g = right.fn
+    return lambda env, fr: less(f(env, fr), g(env, fr), op, pos)
+
+
+def logical(f: Fn, g: Fn, is_and: bool, pos: int, rpos: int) -> Fn:
+    if is_and:
+
+        def and_(env: Mapping[str, Any], fr: Any) -> Any:
+            v = f(env, fr)
+            if v is True:
+                r = g(env, fr)
+                if r is True or r is False:
+                    return r
+                return expect_bool(r, pos)
+            if v is False:
+                return False
+            return expect_bool(v, pos)
+
+        return and_
+
+    def or_(env: Mapping[str, Any], fr: Any) -> Any:
+        v = f(env, fr)
+        if v is False:
+            r = g(env, fr)
+            if r is True or r is False:
+                return r
+            return expect_bool(r, pos)
+        if v is True:
+            return True
+        return expect_bool(v, pos)
+
+    return or_
+
+
+# -- arithmetic ---------------------------------------------------------------
+def arithmetic(op: str, left: C, right: C, pos: int) -> Fn:
+    f, g = left.fn, right.fn
+    if op == "+":
+
+        def add(env: Mapping[str, Any], fr: Any) -> Any:
+            a = f(env, fr)
+            b = g(env, fr)
+            if type(a) is float and type(b) is float:
+                return a + b
+            return arith("+", a, b, pos)
+
+        return add
+    if op == "-":
+
+        def sub(env: Mapping[str, Any], fr: Any) -> Any:
+            a = f(env, fr)
+            b = g(env, fr)
+            if type(a) is float and type(b) is float:
+                return a - b
+            return arith("-", a, b, pos)
+
+        return sub
+    if op == "*":
+
+        def mul(env: Mapping[str, Any], fr: Any) -> Any:
+            a = f(env, fr)
+            b = g(env, fr)
+            if type(a) is float and type(b) is float:
+                return a * b
+            return arith("*", a, b, pos)
+
+        return mul
+    if op == "/":
+
+        def div(env: Mapping[str, Any], fr: Any) -> Any:
+            a = f(env, fr)
+            b = g(env, fr)
+            if type(a) is float and type(b) is float and b:
+                return a / b
+            return arith("/", a, b, pos)
+
+        return div
+    name = "**" if op == "^" else op
+    return lambda env, fr: arith(name, f(env, fr), g(env, fr), pos)
+
+
+def coalesce(f: Fn, g: Fn) -> Fn:
+    def coalesce_(env: Mapping[str, Any], fr: Any) -> Any:
+        v = f(env, fr)
+        return g(env, fr) if v is None else v
+
+    return coalesce_
+
+
+def range_of(f: Fn, g: Fn, pos: int) -> Fn:
+    def range_(env: Mapping[str, Any], fr: Any) -> Any:
+        a, b = f(env, fr), g(env, fr)
+        lo, hi = _range_bound(a, b, pos), _range_bound(b, a, pos)
+        if hi - lo > 1_000_000:
+            raise Fail("memory budget exceeded", pos)
+        return list(range(lo, hi + 1))
+
+    return range_
+
+
+def _range_bound(v: Any, other: Any, pos: int) -> int:
+    t = type(v)
+    if t is int:
+        return int(v)
+    if t is float:
+        return int(v)
+    raise Fail(f"invalid operation: {go_type(v)} .. {go_type(other)}", pos)
+
+
+# -- strings and membership ---------------------------------------------------
+def string_op(op: str, f: Fn, g: Fn, pos: int) -> Fn:
+    def str_op(env: Mapping[str, Any], fr: Any) -> Any:
+        a = f(env, fr)
+        b = g(env, fr)
+        if type(a) is str and type(b) is str:
+            if op == "startsWith":
+                return a.startswith(b)
+            if op == "endsWith":
+                return a.endswith(b)
+            return b in a
+        if a is None or b is None:
+            return False
+        raise Fail(f"invalid operation: {go_type(a)} {op} {go_type(b)}", pos)
+
+    if op == "startsWith":
+        # Hot in filters on account addresses: `.destination startsWith "users:"`.
+        def starts(env: Mapping[str, Any], fr: Any) -> Any:
+            a = f(env, fr)
+            b = g(env, fr)
+            if type(a) is str and type(b) is str:
+                return a.startswith(b)
+            return str_op(env, fr)
+
+        return starts
+    return str_op
+
+
+def in_string_set(f: Fn, keys: frozenset[str], pos: int) -> Fn:
+    def in_set(env: Mapping[str, Any], fr: Any) -> Any:
+        v = f(env, fr)
+        if type(v) is str:
+            return v in keys
+        if v is None:
+            return "" in keys  # Go looks nil up as the zero string
+        raise Fail(f"cannot use {go_type(v)} as field name of map[string]struct {{}}", pos)
+
+    return in_set
+
+
+def membership(f: Fn, g: Fn, pos: int) -> Fn:
+    return lambda env, fr: contains_in(f(env, fr), g(env, fr), pos)
+
+
+def matches_const(f: Fn, rx: re.Pattern[str], pos: int) -> Fn:
+    search = rx.search
+
+    def match(env: Mapping[str, Any], fr: Any) -> Any:
+        v = f(env, fr)
+        if type(v) is str:
+            return search(v) is not None
+        if v is None:
+            return False
+        raise Fail(f"invalid operation: {go_type(v)} matches string", pos)
+
+    return match
+
+
+def matches_dynamic(f: Fn, g: Fn, pos: int) -> Fn:
+    def match(env: Mapping[str, Any], fr: Any) -> Any:
+        v = f(env, fr)
+        p = g(env, fr)
+        if v is None or p is None:
+            return False
+        if type(v) is not str or type(p) is not str:
+            raise Fail(f"invalid operation: {go_type(v)} matches {go_type(p)}", pos)
+        try:
+            rx = compile_re2(p)
+        except re.error as exc:
+            raise Fail(str(exc), pos) from None
+        return rx.search(v) is not None
+
+    return match
+
+
+# -- member access ------------------------------------------------------------
+def flatten_path(node: A.Member) -> tuple[str, list[Step]] | None:
+    """``ident.a[0].b`` with constant keys and no ``?.`` -> (ident, steps)."""
+    steps: list[Step] = []
+    cur: A.Node = node
+    while isinstance(cur, A.Member):
+        if cur.optional or not isinstance(cur.prop, A.Literal):
+            return None
+        key = cur.prop.value
+        if type(key) is str:
+            steps.append((key, True, cur.pos))
+        elif type(key) is int:
+            steps.append((key, False, cur.pos))
+        else:
+            return None
+        cur = cur.obj
+    if not isinstance(cur, A.Ident):
+        return None
+    steps.reverse()
+    return cur.name, steps
+
+
+def path_access(root: str, steps: list[Step]) -> Fn:
+    if len(steps) == 1 and steps[0][1]:
+        k1, _, p1 = steps[0]
+
+        def path1(env: Mapping[str, Any], fr: Any) -> Any:
+            v = env.get(root)
+            if type(v) is dict:
+                return v.get(k1)
+            return fetch(v, k1, p1)
+
+        return path1
+    frozen = tuple(steps)
+
+    def path(env: Mapping[str, Any], fr: Any) -> Any:
+        v = env.get(root)
+        for k, is_key, p in frozen:
+            if is_key:
+                if type(v) is dict:
+                    v = v.get(k)
+                    continue
+            elif type(v) is list:
+                try:
+                    v = v[k]  # type: ignore[index]
+                    continue
+                except IndexError:
+                    pass
+            v = fetch(v, k, p)
+        return v
+
+    return path
+
+
+def member(f: Fn, prop: C, optional: bool, pos: int) -> Fn:
+    if prop.const and type(prop.value) is str:
+        k = prop.value
+
+        def member_key(env: Mapping[str, Any], fr: Any) -> Any:
+            o = f(env, fr)
+            if type(o) is dict:
+                return o.get(k)
+            if o is None and optional:
+                raise ChainNil
+            return fetch(o, k, pos)
+
+        return member_key
+    g = prop.fn
+
+    def member_any(env: Mapping[str, Any], fr: Any) -> Any:
+        o = f(env, fr)
+        if o is None and optional:
+            raise ChainNil
+        return fetch(o, g(env, fr), pos)
+
+    return member_any
+
+
+def chain(f: Fn) -> Fn:
+    def chain_(env: Mapping[str, Any], fr: Any) -> Any:
+        try:
+            return f(env, fr)
+        except ChainNil:
+            return None
+
+    return chain_
+
+
+def slice_(f: Fn, lo: Fn | None, hi: Fn | None, pos: int) -> Fn:
+    def slicer(env: Mapping[str, Any], fr: Any) -> Any:
+        o = f(env, fr)
+        a = lo(env, fr) if lo is not None else None
+        b = hi(env, fr) if hi is not None else None
+        return slice_of(o, a, b, pos)
+
+    return slicer
+
+
+# -- calls ----------------------------------------------------------------------
+def call_builtin(fn: Callable[..., Any], fns: list[Fn], pos: int) -> Fn:
+    if len(fns) == 1:
+        (a,) = fns
+
+        def call1(env: Mapping[str, Any], fr: Any) -> Any:
+            x = a(env, fr)
+            try:
+                return fn(x)
+            except Fail as exc:
+                if exc.pos < 0:
+                    exc.pos = pos
+                raise
+
+        return call1
+
+    def call(env: Mapping[str, Any], fr: Any) -> Any:
+        args = [h(env, fr) for h in fns]
+        try:
+            return fn(*args)
+        except Fail as exc:
+            if exc.pos < 0:
+                exc.pos = pos
+            raise
+
+    return call
+
+
+def call_with_fetch(fn: Callable[[Any, list[Any]], Any], fns: list[Fn], pos: int) -> Fn:
+    def call(env: Mapping[str, Any], fr: Any) -> Any:
+        args = [h(env, fr) for h in fns]
+        try:
+            return fn(fr[0], args)
+        except Fail as exc:
+            if exc.pos < 0:
+                exc.pos = pos
+            raise
+
+    return call
+
+
+def call_value(callee: Fn, fns: list[Fn], pos: int) -> Fn:
+    def call(env: Mapping[str, Any], fr: Any) -> Any:
+        args = [h(env, fr) for h in fns]
+        target = callee(env, fr)
+        if target is None:
+            raise Fail("invalid operation: cannot call nil", pos)
+        if callable(target):
+            # Host functions put in the env by the caller.
+            return target(*args)
+        raise Fail(f"invalid operation: cannot call non-function of type {go_type(target)}", pos)
+
+    return call
+
+
+# -- structure --------------------------------------------------------------------
+def array(fns: list[Fn]) -> Fn:
+    return lambda env, fr: [h(env, fr) for h in fns]
+
+
+def map_literal(pairs: list[tuple[Fn, Fn]], pos: int) -> Fn:
+    def build(env: Mapping[str, Any], fr: Any) -> Any:
+        out: dict[str, Any] = {}
+        for kf, vf in pairs:
+            k = kf(env, fr)
+            v = vf(env, fr)
+            if type(k) is not str:
+                raise Fail(f"cannot use {go_type(k)} as map key", pos)
+            if k not in out:  # upstream keeps the first duplicate
+                out[k] = v
+        return out
+
+    return build
+
+
+def conditional(c: Fn, t: Fn, o: Fn, elvis: bool, pos: int) -> Fn:
+    def cond(env: Mapping[str, Any], fr: Any) -> Any:
+        v = c(env, fr)
+        if v is True:
+            return True if elvis else t(env, fr)
+        if v is False:
+            return o(env, fr)
+        return expect_bool(v, pos)
+
+    return cond
+
+
+def let(slot: int, value: Fn, body: Fn) -> Fn:
+    def let_(env: Mapping[str, Any], fr: Any) -> Any:
+        fr[slot] = value(env, fr)
+        return body(env, fr)
+
+    return let_
+
+
+def sequence(fns: list[Fn]) -> Fn:
+    def seq(env: Mapping[str, Any], fr: Any) -> Any:
+        v = None
+        for h in fns:
+            v = h(env, fr)
+        return v
+
+    return seq
+
+
+__all__ = ["ChainNil", "go_type"]
