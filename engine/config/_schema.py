@@ -245,15 +245,19 @@ class Reader:
         # Map entries carry no Go name: upstream reports the map field only.
         return {name: entries.string(name, None) for name in raw}
 
-    def child(self, key: str, go: str, *, required: bool = False) -> Reader | None:
-        """A nested object; ``None`` when absent or null unless ``required``.
+    def child(self, key: str, go: str) -> Reader | None:
+        """A nested object; ``None`` when absent or null."""
+        if self._raw.get(key) is None:
+            return None
+        return self.required_child(key, go)
 
-        ``required`` mirrors upstream's non-pointer structs (``source``,
-        ``destination``), for which null is a type error.
+    def required_child(self, key: str, go: str) -> Reader:
+        """A nested object that must be there.
+
+        Mirrors upstream's non-pointer structs (``source``, ``destination``),
+        for which absent or null is a type error.
         """
         raw = self._raw.get(key)
-        if raw is None and not required:
-            return None
         if not isinstance(raw, Mapping):
             raise self._fail(key, go, f"expected map but was {go_type_name(raw)}")
         return Reader(raw, (*self._path, Segment(key, go)), self._context)

@@ -312,13 +312,9 @@ class Send(ResolvedStage):
 
     @classmethod
     def read(cls, body: Reader) -> Self:
-        # Upstream's non-pointer structs: a missing source/destination is a type error.
-        source = body.child("source", "Source", required=True)
-        assert source is not None
-        source_model = SendSource.read(source)
-        destination = body.child("destination", "Destination", required=True)
-        assert destination is not None
-        destination_model = SendDestination.read(destination)
+        # Read in upstream's order (source before destination) so the first error matches.
+        source_model = SendSource.read(body.required_child("source", "Source"))
+        destination_model = SendDestination.read(body.required_child("destination", "Destination"))
         amount = body.child("amount", "Amount")
         return cls(
             source=source_model,
