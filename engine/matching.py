@@ -11,10 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from engine.history import InstanceBody, OccurrenceBody, trigger_occurred
-from streams import MalformedEvent, decode_envelope, format_time
+from streams import MalformedEvent, codec, decode_envelope, format_time
 from triggers import (
     FilterFailure,
     TriggerIndex,
@@ -123,7 +121,7 @@ def match_record(
             }
         record = trigger_occurred(occurrence, instance)
         result.outputs.append(
-            Output(dead_letter=False, key=key.encode(), value=orjson.dumps(record))
+            Output(dead_letter=False, key=key.encode(), value=codec.dumps(record))
         )
         result.matched += 1
     return result

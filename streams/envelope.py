@@ -7,11 +7,10 @@ keys are dropped, and an occurrence stores exactly these six.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+from streams import codec
 
 
 class MalformedEvent(ValueError):
@@ -42,7 +41,7 @@ class Envelope:
         }
 
     def encode(self) -> bytes:
-        return orjson.dumps(self.to_dict())
+        return codec.dumps(self.to_dict())
 
 
 def _text(obj: dict[str, Any], key: str, *, required: bool = False) -> str:
@@ -61,13 +60,9 @@ def decode_envelope(raw: bytes | None) -> Envelope:
     if not raw:
         raise MalformedEvent("empty record value")
     try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        # orjson refuses integers above 64 bits; the stdlib keeps them exact.
-        try:
-            obj = json.loads(raw)
-        except ValueError:
-            raise MalformedEvent(f"not JSON: {exc}") from None
+        obj = codec.loads(raw)
+    except ValueError as exc:
+        raise MalformedEvent(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise MalformedEvent(f"envelope is a JSON {type(obj).__name__}, not an object")
     event_type = _text(obj, "type", required=True)

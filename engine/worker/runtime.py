@@ -15,7 +15,6 @@ import asyncio
 from typing import Any, cast
 
 import faust
-import orjson
 import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,7 +23,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 from engine.matching import decode_headers, match_record
 from engine.projection import ProjectionWriter
 from engine.worker.definitions_reader import DefinitionsReader
-from streams import KafkaSettings, Topics, create_app, ensure_topics, raw_topic
+from streams import KafkaSettings, Topics, codec, create_app, ensure_topics, raw_topic
 from triggers import TriggerIndex
 
 log = structlog.get_logger(__name__)
@@ -122,8 +121,8 @@ class Worker:
                 records: list[dict[str, Any]] = []
                 for event in events:
                     try:
-                        records.append(orjson.loads(event.message.value or b""))
-                    except orjson.JSONDecodeError:
+                        records.append(codec.loads(event.message.value or b""))
+                    except ValueError:
                         log.error(
                             "history.unreadable",
                             source=f"{event.message.partition}/{event.message.offset}",

@@ -1,0 +1,161 @@
+import datetime as dt
+import json
+from typing import Any
+
+import orjson
+import pytest
+
+from engine.matching import decode_headers, match_record
+from triggers import Trigger, TriggerIndex
+
+pytestmark = pytest.mark.unit
+
+NOW = dt.datetime(2025, 3, 4, 10, 22, 0, 1000, tzinfo=dt.UTC)
+
+
+def envelope(**overrides: Any) -> bytes:
+    value: dict[str, Any] = {
+        "date": "2025-03-04T09:00:01.25Z",
+        "app": "ledger",
+        "version": "v2",
+        "type": "COMMITTED_TRANSACTIONS",
+        "payload": {"ledger": "main", "transactions": [{"id": 57}]},
+    }
+    value.update(overrides)
+    return json.dumps(value).encode()
+
+
+def make_index(*triggers: Trigger) -> TriggerIndex:
+    index = TriggerIndex()
+    index.put_workflow("w1", deleted=False)
+    for trigger in triggers:
+        index.put_trigger(trigger)
+    return index
+
+
+def trigger(**overrides: Any) -> Trigger:
+    values: dict[str, Any] = {"id": "t1", "workflow_id": "w1", "event": "COMMITTED_TRANSACTIONS"}
+    values.update(overrides)
+    return Trigger(**values)
+
+
+def run(raw: bytes | None, index: TriggerIndex, **kwargs: Any) -> Any:
+    return match_record(
+        raw,
+        kwargs.pop("headers", None),
+        index,
+        coordinates="ledger/0/7",
+        max_bytes=kwargs.pop("max_bytes", 1 << 20),
+        now=NOW,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"not json", "not JSON"),
+        (b"", "empty"),
+        (None, "empty"),
+        (b"[1, 2]", "not an object"),
+        (b'{"payload": {}}', "no 'type'"),
+        (b'{"type": 3, "payload": {}}', "not a string"),
+        (b'{"type": "X"}', "no 'payload'"),
+    ],
+)
+def test_malformed_records_are_dead_lettered_with_their_coordinates(
+    raw: bytes | None, reason: str
+) -> None:
+    result = run(raw, make_index(trigger()))
+    assert result.dead_letter_reason is not None
+    assert reason in result.dead_letter_reason
+    [out] = result.outputs
+    assert out.dead_letter
+    assert out.value == (raw or b"")
+    assert dict(out.headers)["source"] == b"ledger/0/7"
+
+
+def test_oversized_records_are_dead_lettered_before_decoding() -> None:
+    result = run(envelope(), make_index(trigger()), max_bytes=10)
+    assert result.dead_letter_reason is not None
+    assert "exceeds" in result.dead_letter_reason
+    assert result.outputs[0].dead_letter
+
+
+def test_an_event_without_candidates_produces_nothing() -> None:
+    result = run(envelope(type="SAVED_METADATA"), make_index(trigger()))
+    assert result.outputs == []
+    assert result.matched == 0
+    assert result.dead_letter_reason is None
+
+
+def test_a_match_produces_an_occurrence_and_an_instance_keyed_by_instance() -> None:
+    index = make_index(trigger(vars={"txID": "event.transactions[0].id"}))
+    result = run(envelope(idempotency_key="evt-1"), index)
+    assert result.matched == 1
+    [out] = result.outputs
+    record = orjson.loads(out.value)
+    occurrence, instance = record["occurrence"], record["instance"]
+    assert record["type"] == "trigger.occurred"
+    assert occurrence["triggerID"] == "t1"
+    assert occurrence["date"] == "2025-03-04T10:22:00.001Z"
+    assert occurrence["event"] == {
+        "idempotency_key": "evt-1",
+        "date": "2025-03-04T09:00:01.25Z",
+        "app": "ledger",
+        "version": "v2",
+        "type": "COMMITTED_TRANSACTIONS",
+        "payload": {"ledger": "main", "transactions": [{"id": 57}]},
+    }
+    assert occurrence["workflowInstanceID"] == instance["id"]
+    assert instance["workflowID"] == "w1"
+    assert instance["variables"] == {"txID": "57"}
+    assert out.key == instance["id"].encode()
+
+
+def test_the_same_event_redelivered_yields_the_same_ids() -> None:
+    index = make_index(trigger())
+    first = orjson.loads(run(envelope(), index).outputs[0].value)
+    again = orjson.loads(run(envelope(), index).outputs[0].value)
+    other = orjson.loads(run(envelope(payload={"ledger": "x"}), index).outputs[0].value)
+    assert first["id"] == again["id"]
+    assert first["occurrence"]["id"] == again["occurrence"]["id"]
+    assert first["occurrence"]["id"] != other["occurrence"]["id"]
+
+
+def test_exact_big_integers_are_kept_in_the_stored_event() -> None:
+    big = 2**70
+    raw = envelope(payload={"ledger": "main", "transactions": [{"id": big}]})
+    out = run(raw, make_index(trigger())).outputs[0]
+    assert b"1180591620717411303424" in out.value
+
+
+def test_failing_vars_record_the_occurrence_with_an_error_and_no_instance() -> None:
+    index = make_index(trigger(vars={"x": "event.nope.deeper"}))
+    [out] = run(envelope(), index).outputs
+    record = orjson.loads(out.value)
+    assert record["instance"] is None
+    assert "workflowInstanceID" not in record["occurrence"]
+    assert "cannot fetch deeper" in record["occurrence"]["error"]
+
+
+def test_filter_failures_are_reported_and_other_triggers_still_fire() -> None:
+    index = make_index(
+        trigger(id="broken", filter="event.nope.deeper == 1"),
+        trigger(id="fine", filter='event.ledger == "main"'),
+    )
+    result = run(envelope(), index)
+    assert [f.trigger.trigger.id for f in result.filter_errors] == ["broken"]
+    assert result.matched == 1
+    assert orjson.loads(result.outputs[0].value)["occurrence"]["triggerID"] == "fine"
+
+
+def test_the_filter_sees_the_payload_not_the_envelope() -> None:
+    index = make_index(trigger(filter='event.ledger == "main" && event.type == nil'))
+    assert run(envelope(), index).matched == 1
+
+
+def test_headers_are_normalised_from_faust_shapes() -> None:
+    assert decode_headers([("a", b"1"), ("b", "2")]) == {"a": b"1", "b": b"2"}
+    assert decode_headers({"a": b"1"}) == {"a": b"1"}
+    assert decode_headers(None) == {}

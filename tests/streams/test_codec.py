@@ -1,0 +1,39 @@
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams import codec
+
+pytestmark = pytest.mark.unit
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_round_trip_keeps_every_value_exact(value: object) -> None:
+    assert codec.loads(codec.dumps(value)) == value
+
+
+def test_integers_beyond_64_bits_stay_integers() -> None:
+    big = 2**70 + 1
+    assert codec.loads(json.dumps({"amount": big}).encode()) == {"amount": big}
+    assert codec.loads(codec.dumps([big, -big])) == [big, -big]
+
+
+def test_bad_json_raises_value_error() -> None:
+    with pytest.raises(ValueError):
+        codec.loads(b"{nope")
+    with pytest.raises(ValueError):
+        codec.loads(b'{"n": 123456789012345678901234, ')
