@@ -460,9 +460,11 @@ def _flatten(v: Any) -> list[Any]:
 
 def sort_key_check(values: list[Any]) -> None:
     kinds = {("num" if type(x) in (int, float) else type(x).__name__) for x in values}
-    if len(kinds) > 1 or kinds - {"num", "str"}:
-        bad = next(x for x in values if type(x) not in (int, float, str))
-        raise Fail(f"cannot sort {go_type(bad) if kinds - {'num', 'str'} else 'mixed types'}")
+    odd = [x for x in values if type(x) not in (int, float, str)]
+    if odd:
+        raise Fail(f"cannot sort {go_type(odd[0])}")
+    if len(kinds) > 1:
+        raise Fail("cannot sort mixed types: float64 and string")
 
 
 def sort_order(order: Any) -> bool:

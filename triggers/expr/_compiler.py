@@ -361,7 +361,8 @@ class Compiler:
         if spec.first is not None:
             checked = args if spec.max_args > 2 else args[:1]
             for a in checked:
-                if a.typ != T_ANY and a.typ not in spec.first:
+                # nil is left to run time, as upstream's validators do.
+                if a.typ not in (T_ANY, T_NIL) and a.typ not in spec.first:
                     self.error(f"invalid argument for {node.name} (type {a.typ})", node.pos)
         typ = args[0].typ if spec.result == "same" else spec.result
         fn = S.call_builtin(spec.fn, [a.fn for a in args], node.pos)
