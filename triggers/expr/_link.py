@@ -79,8 +79,11 @@ def http_fetcher(
     base_path = base.path if base.path.endswith("/") else base.path + "/"
     http = client or httpx.Client(timeout=timeout, follow_redirects=False)
 
+    def origin(url: httpx.URL) -> tuple[str, str, int]:
+        return url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80)
+
     def allowed(url: httpx.URL) -> bool:
-        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+        if origin(url) != origin(base):
             return False
         path = url.path if url.path.endswith("/") else url.path + "/"
         return path.startswith(base_path) and "/../" not in path

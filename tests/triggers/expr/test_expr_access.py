@@ -77,7 +77,8 @@ def fails(src: str, event: Any = EVENT) -> str:
 )
 def test_access(src: str, expected: Any) -> None:
     result = run(src)
-    assert result == expected and type(result) is type(expected), (src, result)
+    assert result == expected, (src, result)
+    assert type(result) is type(expected), (src, result)
 
 
 @pytest.mark.parametrize(
