@@ -1,0 +1,102 @@
+"""The production processes (`orchestration worker`, `orchestration api`) as
+subprocesses against the session's real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from compose.localstack import free_port
+from compose.localstack._process import port_open, terminate
+from streams import KafkaSettings, Topics
+
+
+@dataclass
+class Stack:
+    api_url: str
+    kafka: KafkaSettings
+    database_url: str
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def topics(self) -> Topics:
+        return Topics.from_settings(self.kafka)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, timeout=10)
+
+
+def _wait(ready: Callable[[], bool], procs: dict[str, subprocess.Popen[bytes]], logs: Path) -> None:
+    deadline = time.monotonic() + 90
+    while not ready():
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited: {(logs / f'{name}.log').read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError("stack not ready in 90 s")
+        time.sleep(0.2)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/_healthcheck", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def run_stack(
+    make_database: Callable[..., str],
+    make_kafka_settings: Callable[..., KafkaSettings],
+    tmp_path: Path,
+) -> Iterator[Callable[..., Stack]]:
+    started: list[Stack] = []
+
+    def start(*, worker: bool = True) -> Stack:
+        kafka = make_kafka_settings()
+        database = make_database()
+        api_port, metrics_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS": kafka.kafka_bootstrap_servers,
+            "ORCHESTRATION_TOPICS": ",".join(kafka.topics),
+            "ORCHESTRATION_TOPIC_PREFIX": kafka.topic_prefix,
+            "ORCHESTRATION_CONSUMER_GROUP": kafka.consumer_group,
+            "ORCHESTRATION_PARTITIONS": str(kafka.partitions),
+            "ORCHESTRATION_DATABASE_URL": database,
+            "ORCHESTRATION_API_HOST": "127.0.0.1",
+            "ORCHESTRATION_API_PORT": str(api_port),
+            "ORCHESTRATION_WORKER_METRICS_PORT": str(metrics_port),
+            "ORCHESTRATION_LOG_FORMAT": "json",
+        }
+        stack = Stack(f"http://127.0.0.1:{api_port}", kafka, database, env)
+        names = ["api", "worker"] if worker else ["api"]
+        for name in names:
+            with (tmp_path / f"{name}.log").open("wb") as log:
+                stack.processes[name] = subprocess.Popen(
+                    [sys.executable, "-m", "compose", name],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+        started.append(stack)
+        _wait(
+            lambda: _healthy(stack.api_url) and (not worker or port_open(metrics_port)),
+            stack.processes,
+            tmp_path,
+        )
+        return stack
+
+    yield start
+    for stack in started:
+        for proc in stack.processes.values():
+            terminate(proc, grace=20)
