@@ -36,6 +36,7 @@ from ._errors import CompileError, Fail
 from ._link import call_link
 from ._predicates import build as build_predicate
 from ._regex import compile_re2
+from ._shapes import ChainNil
 from ._values import go_type
 
 Fn = Callable[[Mapping[str, Any], Any], Any]
@@ -116,6 +117,8 @@ class Compiler:
             except Fail as exc:
                 if strict:
                     self.error(exc.message, pos)
+            except ChainNil:
+                pass  # `nil?.x`: the enclosing chain yields nil at run time
         return C(fn, typ)
 
     # -- dispatch -----------------------------------------------------------
@@ -293,7 +296,8 @@ class Compiler:
             return C(S.path_access(path[0], path[1]), T_ANY)
         obj = self.compile(node.obj)
         prop = self.compile(node.prop)
-        self.check_member(obj.typ, prop.typ, node.pos)
+        if not (node.optional and obj.typ == T_NIL):
+            self.check_member(obj.typ, prop.typ, node.pos)
         fn = S.member(obj.fn, prop, node.optional, node.pos)
         typ = T_INT if obj.typ == T_STR else T_ANY
         return self.fold(fn, typ, [obj, prop], node.pos)

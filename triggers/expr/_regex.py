@@ -9,15 +9,34 @@ adjusts the differences that silently change results:
 
 Constructs RE2 rejects but Python accepts (backreferences, lookaround)
 are rejected here too, so a pattern valid here is valid upstream.
-Unsupported RE2 features (``\\pL`` classes, ``(?U)``) fail to compile.
+ASCII POSIX classes (``[[:alpha:]]``) are expanded.  Unsupported RE2
+features (``\\pL`` classes, ``(?U)``) fail to compile.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from functools import lru_cache
 
 _REJECT = re.compile(r"\\[1-9]|\(\?[=!<]|\(\?P=")
+# RE2's ASCII POSIX classes, valid inside a bracket expression.
+_POSIX = {
+    "alnum": "0-9A-Za-z",
+    "alpha": "A-Za-z",
+    "ascii": "\\x00-\\x7f",
+    "blank": "\\t ",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "digit": "0-9",
+    "graph": "!-~",
+    "lower": "a-z",
+    "print": " -~",
+    "punct": "!-/:-@\\[-`{-~",
+    "space": "\\t\\n\\v\\f\\r ",
+    "upper": "A-Z",
+    "word": "0-9A-Za-z_",
+    "xdigit": "0-9A-Fa-f",
+}
 
 
 @lru_cache(maxsize=1024)
@@ -44,6 +63,16 @@ def compile_re2(pattern: str) -> re.Pattern[str]:
             i += 2
             continue
         if in_class:
+            if ch == "[" and pattern.startswith("[:", i):
+                end = pattern.find(":]", i + 2)
+                name = pattern[i + 2 : end] if end > 0 else ""
+                negated = name.startswith("^")
+                members = _POSIX.get(name.lstrip("^"))
+                if members is not None and not negated:
+                    out.append(members)
+                    i = end + 2
+                    continue
+                raise re.error(f"error parsing regexp: invalid character class range: `{pattern}`")
             if ch == "]":
                 in_class = False
         elif ch == "[":
@@ -65,6 +94,9 @@ def compile_re2(pattern: str) -> re.Pattern[str]:
         out.append(ch)
         i += 1
     try:
-        return re.compile("".join(out))
+        with warnings.catch_warnings():
+            # e.g. FutureWarning "possible nested set": RE2 has no such notion.
+            warnings.simplefilter("ignore")
+            return re.compile("".join(out))
     except re.error as exc:
         raise re.error(f"error parsing regexp: {exc.msg}: `{pattern}`") from None

@@ -362,3 +362,34 @@ def test_short_circuit_skips_right_side() -> None:
     assert run("false && event.missing.deep", {}) is False
     assert run("true || event.missing.deep", {}) is True
     assert run("true ? 1 : event.missing.deep", {}) == 1
+
+
+@pytest.mark.parametrize(
+    ("src", "expected"),
+    [
+        ('"ab1" matches "^[[:alpha:]]+[[:digit:]]$"', True),
+        ('"a\\nb" matches "(?m)a$"', True),
+        ('"a\\nb" matches "a$"', False),
+        ('"x.b" matches "\\\\Q.b\\\\E\\\\z"', True),
+        ('"xab" matches "\\\\Q.b\\\\E"', False),
+        ('"]" matches "[]]"', True),
+        ('"abc" matches "b"', True),  # unanchored
+    ],
+)
+def test_re2_semantics(src: str, expected: bool) -> None:
+    assert run(src) is expected
+
+
+@pytest.mark.parametrize("pattern", ["(a)\\\\1", "a(?=b)", "(?<!a)b", "\\\\pL", "[[:nope:]]", "("])
+def test_patterns_re2_rejects_are_compile_errors(pattern: str) -> None:
+    compile_error(f'event.s matches "{pattern}"')
+
+
+def test_dynamic_invalid_pattern_is_runtime_error() -> None:
+    err = run_error("event.s matches event.p", {"s": "a", "p": "("})
+    assert "error parsing regexp" in err.message
+
+
+def test_optional_member_on_nil_literal() -> None:
+    assert run("nil?.a") is None
+    compile_error("nil.a")
