@@ -11,14 +11,12 @@ only calls them.  See docs/expr.md for the differences from Go.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
-
 from ._builtins import ALL_NAMES
 from ._compiler import Compiler
+from ._decode import decode_json
 from ._errors import CompileError, EvalError, ExprError, Fail
 from ._format import format_var as _format_var
 from ._link import Fetch, http_fetcher
@@ -96,36 +94,8 @@ def format_var(value: Any) -> str:
 
 
 def decode_event(raw: bytes | bytearray | memoryview | str) -> Any:
-    """Decode JSON like Go's ``encoding/json`` into ``any``: numbers are floats."""
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        # orjson rejects integers beyond 64 bits, which ledger amounts may be;
-        # the stdlib parser reads them (then rounded to float like Go).
-        if isinstance(raw, memoryview):
-            raw = raw.tobytes()
-        return json.loads(raw, parse_int=float)
-    return _floats(value)
+    """Decode JSON like Go's ``encoding/json`` into ``any``: numbers are floats.
 
-
-def _floats(v: Any) -> Any:
-    t = type(v)
-    if t is int:
-        return float(v)
-    if t is dict:
-        for k, x in v.items():
-            tx = type(x)
-            if tx is int:
-                v[k] = float(x)
-            elif tx is dict or tx is list:
-                _floats(x)
-        return v
-    if t is list:
-        for i, x in enumerate(v):
-            tx = type(x)
-            if tx is int:
-                v[i] = float(x)
-            elif tx is dict or tx is list:
-                _floats(x)
-        return v
-    return v
+    Raises ValueError on invalid JSON.
+    """
+    return decode_json(raw)

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-import orjson
-
+from ._decode import decode_json
 from ._errors import Fail
 from ._format import format_v, to_json
 from ._values import INT_MAX, INT_MIN, LinkedMap, equal, go_type, less, wrap
@@ -305,20 +304,9 @@ def _median(*args: Any) -> float:
 
 def from_json(s: Any) -> Any:
     try:
-        return _floatify(orjson.loads(as_str(s)))
-    except orjson.JSONDecodeError as exc:
+        return decode_json(as_str(s))
+    except ValueError as exc:
         raise Fail(str(exc)) from None
-
-
-def _floatify(v: Any) -> Any:
-    t = type(v)
-    if t is int:
-        return float(v)
-    if t is list:
-        return [_floatify(x) for x in v]
-    if t is dict:
-        return {k: _floatify(x) for k, x in v.items()}
-    return v
 
 
 def _to_base64(s: Any) -> str:

@@ -49,7 +49,8 @@ class Token:
 
 
 def _is_alnum(ch: str) -> bool:
-    return ch.isalpha() or ch.isdigit() or ch == "_" or ch == "$"
+    # Go's unicode.IsLetter / IsDigit (Nd only, hence isdecimal).
+    return ch.isalpha() or ch.isdecimal() or ch == "_" or ch == "$"
 
 
 def tokenize(src: str) -> list[Token]:

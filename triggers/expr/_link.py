@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from ._decode import decode_json
 from ._errors import Fail
 from ._values import LinkedMap
 
@@ -89,8 +90,6 @@ def http_fetcher(
         return path.startswith(base_path) and "/../" not in path
 
     def fetch(uri: str) -> Any:
-        from . import decode_event
-
         try:
             url = httpx.URL(uri)
         except httpx.InvalidURL as exc:
@@ -108,7 +107,7 @@ def http_fetcher(
         if resp.status_code >= 400:
             raise Fail(f"unexpected status code when reading resource: {resp.status_code}")
         try:
-            body = decode_event(resp.content)
+            body = decode_json(resp.content)
         except ValueError as exc:
             raise Fail(f"decoding resource: {uri}: {exc}") from None
         return body.get("data") if isinstance(body, dict) else None
