@@ -116,7 +116,7 @@ class Compiler:
                 return const(fn({}, None))
             except Fail as exc:
                 if strict:
-                    self.error(exc.message, pos)
+                    self.error(exc.message.removeprefix("runtime error: "), pos)
             except ChainNil:
                 pass  # `nil?.x`: the enclosing chain yields nil at run time
         return C(fn, typ)

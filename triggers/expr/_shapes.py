@@ -258,7 +258,8 @@ def string_op(op: str, f: Fn, g: Fn, pos: int) -> Fn:
             return b in a
         if a is None or b is None:
             return False
-        raise Fail(f"invalid operation: {go_type(a)} {op} {go_type(b)}", pos)
+        bad = b if type(a) is str else a
+        raise Fail(f"interface conversion: interface {{}} is {go_type(bad)}, not string", pos)
 
     if op == "startsWith":
         # Hot in filters on account addresses: `.destination startsWith "users:"`.
@@ -298,7 +299,7 @@ def matches_const(f: Fn, rx: re.Pattern[str], pos: int) -> Fn:
             return search(v) is not None
         if v is None:
             return False
-        raise Fail(f"invalid operation: {go_type(v)} matches string", pos)
+        raise Fail(f"interface conversion: interface {{}} is {go_type(v)}, not []uint8", pos)
 
     return match
 
@@ -309,8 +310,10 @@ def matches_dynamic(f: Fn, g: Fn, pos: int) -> Fn:
         p = g(env, fr)
         if v is None or p is None:
             return False
-        if type(v) is not str or type(p) is not str:
-            raise Fail(f"invalid operation: {go_type(v)} matches {go_type(p)}", pos)
+        if type(p) is not str:
+            raise Fail(f"interface conversion: interface {{}} is {go_type(p)}, not string", pos)
+        if type(v) is not str:
+            raise Fail(f"interface conversion: interface {{}} is {go_type(v)}, not []uint8", pos)
         try:
             rx = compile_re2(p)
         except re.error as exc:

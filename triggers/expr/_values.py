@@ -122,7 +122,7 @@ def arith(op: str, a: Any, b: Any, pos: int) -> Any:
             return divide(float(a), float(b))
         if op == "%":
             if b == 0:
-                raise Fail("integer divide by zero", pos)
+                raise Fail("runtime error: integer divide by zero", pos)
             return wrap(_go_rem(a, b))
         return power(float(a), float(b))
     if (ta is float or ta is int) and (tb is float or tb is int):
@@ -210,7 +210,7 @@ def fetch(obj: Any, key: Any, pos: int) -> Any:
         n = len(seq)
         j = i + n if i < 0 else i
         if j < 0 or j >= n:
-            raise Fail(f"index out of range: {i} (array length is {n})", pos)
+            raise Fail(f"index out of range: {j} (array length is {n})", pos)
         return seq[j]
     raise Fail(f"cannot fetch {fmt_key(key)} from {go_type(obj)}", pos)
 
@@ -249,11 +249,15 @@ def contains_in(needle: Any, hay: Any, pos: int) -> bool:
     if t is list:
         return any(equal(needle, item) for item in hay)
     if isinstance(hay, dict):
-        if type(needle) is not str:
-            if needle is None:
-                return None in hay
-            raise Fail(f"cannot use {go_type(needle)} as field name of {go_type(hay)}", pos)
-        return needle in hay
+        if type(needle) is str:
+            return needle in hay
+        if needle is None:
+            return "" in hay  # Go looks nil up as the key type's zero value
+        raise Fail(
+            f"reflect.Value.MapIndex: value of type {go_type(needle)}"
+            " is not assignable to type string",
+            pos,
+        )
     if hay is None:
         return False
     raise Fail(f'operator "in" not defined on {go_type(hay)}', pos)
