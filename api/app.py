@@ -1,6 +1,12 @@
 """The FastAPI application: v1 at the root, v2 under /v2, both also under
 /api/orchestration (the Formance gateway prefix, so SDKs pointed at a stack
-URL reach this service directly)."""
+URL reach this service directly).
+
+Request path, outermost first: trailing-slash folding, telemetry (access log
+and metrics, which read the matched route template), body size bound, the
+catch-all that turns an escaped exception into an `INTERNAL` envelope, then
+FastAPI's routing, where every v1/v2 route depends on `authenticate`.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +15,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from api.auth import Authenticator, authenticate
 from api.deps import Services
-from api.errors import install_error_handlers
-from api.middleware import BodySizeLimit, StripTrailingSlash
+from api.errors import InternalErrors, install_error_handlers
+from api.middleware import BodySizeLimit, BodyTooLarge, StripTrailingSlash
 from api.outbox import OutboxRelay
-from api.routes import info, instances, triggers, workflows
+from api.routes import info, instances, runs, triggers, workflows
 from api.routes.common import Version
 from api.settings import ApiSettings
+from api.telemetry import Metrics, RequestTelemetry
 from engine.db import create_db_engine, migrate
 from engine.settings import DatabaseSettings
 from streams import KafkaSettings, Topics, ensure_topics
+from triggers import expr
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +46,8 @@ def create_app(
     settings = settings or ApiSettings()
     database = database or DatabaseSettings()
     kafka = kafka or KafkaSettings()
+    # Fail at construction, not on the first request, when auth is misconfigured.
+    authenticator = Authenticator(settings) if settings.auth_enabled else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,13 +60,25 @@ def create_app(
             await ensure_topics(kafka, topics)
             outbox = OutboxRelay(db, kafka)
             await outbox.start()
-        app.state.services = Services(settings=settings, db=db, topics=topics, relay=outbox)
-        log.info("api.started", version=settings.version)
+        services = Services(
+            settings=settings,
+            db=db,
+            topics=topics,
+            relay=outbox,
+            auth=authenticator,
+            fetch=expr.http_fetcher(settings.stack_url) if settings.stack_url else None,
+        )
+        app.state.services = services
+        log.info("api.started", version=settings.version, auth=authenticator is not None)
         try:
             yield
         finally:
+            # Long polls answer now, so the server's drain is not held by them.
+            services.stopping.set()
             if outbox is not None:
                 await outbox.stop()
+            if authenticator is not None:
+                await authenticator.aclose()
             await db.dispose()
             log.info("api.stopped")
 
@@ -67,13 +90,29 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    app.state.metrics = Metrics()
     install_error_handlers(app)
+    if settings.metrics_enabled:
+        app.include_router(info.metrics_router())
+    secured = [Depends(authenticate)]
     for prefix in ("", GATEWAY_PREFIX):
-        app.include_router(info.build_router(), prefix=prefix)
-        app.include_router(info.build_router(), prefix=f"{prefix}/v2")
+        app.include_router(info.build_router(health=True), prefix=prefix)
+        # Upstream lacks /v2/_info although its OpenAPI file and SDKs call it.
+        app.include_router(info.build_router(health=False), prefix=f"{prefix}/v2")
         for version, sub in ((Version.V1, ""), (Version.V2, "/v2")):
-            for module in (workflows, triggers, instances):
-                app.include_router(module.build_router(version), prefix=f"{prefix}{sub}")
-    app.add_middleware(StripTrailingSlash)
+            for router in (
+                workflows.build_router(version),
+                runs.build_router(),
+                instances.build_router(version),
+                triggers.build_router(version),
+            ):
+                app.include_router(router, prefix=f"{prefix}{sub}", dependencies=secured)
+    # add_middleware wraps: the last added is the outermost.
+    app.add_middleware(InternalErrors, passthrough=(BodyTooLarge,))
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestTelemetry, metrics=app.state.metrics, access_log=settings.access_log)
+    app.add_middleware(StripTrailingSlash)
     return app
+
+
+__all__ = ["GATEWAY_PREFIX", "create_app"]

@@ -1,16 +1,19 @@
-"""What route handlers share: the database, topics and the outbox relay."""
+"""What route handlers share: the database, topics, the outbox relay, auth."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.auth import Authenticator
 from api.outbox import OutboxRelay
 from api.settings import ApiSettings
 from streams import Topics
+from triggers import expr
 
 
 @dataclass(slots=True)
@@ -19,6 +22,17 @@ class Services:
     db: AsyncEngine
     topics: Topics
     relay: OutboxRelay | None
+    auth: Authenticator | None = None
+    # Serves link() in the trigger test endpoint; None: link() reports an error.
+    fetch: expr.Fetch | None = None
+    # Set when the server begins shutting down: long polls (`wait=true`)
+    # answer with what they have instead of holding the drain.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def published(self) -> None:
+        """A transaction that wrote outbox rows committed: relay them now."""
+        if self.relay is not None:
+            self.relay.notify()
 
 
 def _services(request: Request) -> Services:

@@ -1,18 +1,23 @@
 """API errors in the upstream envelope: `{"errorCode": ..., "errorMessage": ...}`.
 
 Only this module maps failures to HTTP: the codes are the OpenAPI enum
-(`VALIDATION` 400, `NOT_FOUND` 404, `INTERNAL` 500).
+(`VALIDATION` 400, `NOT_FOUND` 404, `INTERNAL` 500). Authentication failures
+are 401 with an empty body (upstream's auth middleware). A failure nobody
+anticipated is logged with its stack and answered with a bare `INTERNAL`
+envelope: never a stack trace, never an empty 500.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +42,10 @@ class ApiError(Exception):
         return _STATUS[self.code]
 
 
+class Unauthorized(Exception):
+    """Any authentication or authorisation failure: 401, empty body."""
+
+
 def validation(message: str) -> ApiError:
     return ApiError(ErrorCode.VALIDATION, message)
 
@@ -45,9 +54,13 @@ def not_found(message: str) -> ApiError:
     return ApiError(ErrorCode.NOT_FOUND, message)
 
 
-def error_response(code: ErrorCode, message: str) -> JSONResponse:
-    return JSONResponse(
-        {"errorCode": code.value, "errorMessage": message}, status_code=_STATUS[code]
+def error_body(code: ErrorCode, message: str) -> bytes:
+    return orjson.dumps({"errorCode": code.value, "errorMessage": message})
+
+
+def error_response(code: ErrorCode, message: str) -> Response:
+    return Response(
+        error_body(code, message), status_code=_STATUS[code], media_type="application/json"
     )
 
 
@@ -55,6 +68,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return error_response(exc.code, exc.message)
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(request: Request, exc: Unauthorized) -> Response:
+        return Response(status_code=401, media_type="application/json")
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -68,12 +85,50 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             # Upstream's router answers unknown paths in plain text.
             return PlainTextResponse("404 page not found", status_code=404)
-        if exc.status_code == 405:
-            return Response(status_code=405, media_type="application/json")
-        return Response(status_code=exc.status_code, media_type="application/json")
+        # 405 keeps its Allow header; upstream sends an empty JSON-typed body.
+        return Response(
+            status_code=exc.status_code, headers=exc.headers, media_type="application/json"
+        )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        # Never a stack trace or an empty 500: log it, answer the envelope.
-        log.exception("api.unhandled", path=request.url.path)
-        return error_response(ErrorCode.INTERNAL, "internal error")
+
+class InternalErrors:
+    """Last line: an exception escaping a handler becomes a logged `INTERNAL` 500.
+
+    Starlette's own catch-all answers in plain text and re-raises; this one
+    answers the envelope and keeps the server (and in-process tests) quiet.
+    Exceptions listed in `passthrough` belong to outer middleware.
+    """
+
+    def __init__(self, app: ASGIApp, passthrough: tuple[type[BaseException], ...] = ()) -> None:
+        self.app = app
+        self.passthrough = passthrough
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except self.passthrough:
+            raise
+        except Exception:
+            log.exception("api.unhandled", method=scope.get("method"), path=scope.get("path"))
+            if started:
+                raise
+            body = error_body(ErrorCode.INTERNAL, "internal error")
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})

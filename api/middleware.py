@@ -43,17 +43,17 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge
+                    raise BodyTooLarge
             return message
 
         try:
             await self.app(scope, bounded, send)
-        except _BodyTooLarge:
+        except BodyTooLarge:
             await _too_large(send, limit)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """Raised into the app when the body grows past the limit mid-stream."""
 
 
 async def _too_large(send: Send, limit: int) -> None:

@@ -26,6 +26,7 @@ _RELAY_LOCK = 7_326_151_001
 # another replica wrote the definition (the writing replica wakes at once).
 _IDLE_POLL_S = 0.2
 _BATCH = 500
+_DRAIN_TIMEOUT_S = 5.0
 
 
 class OutboxRelay:
@@ -54,6 +55,11 @@ class OutboxRelay:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         if self._producer is not None:
+            # Drain what the last requests committed, so a clean shutdown
+            # leaves nothing for the next replica; bounded so a dead broker
+            # cannot hold the exit (the rows stay and go out later).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.relay_once(), timeout=_DRAIN_TIMEOUT_S)
             await self._producer.stop()
 
     async def _run(self) -> None:

@@ -16,7 +16,10 @@ def _time(value: dt.datetime | None) -> str | None:
 def workflow_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     config = dict(row["config"])
     config.setdefault("name", "")
-    config.setdefault("stages", None)
+    # Upstream echoes `null` for a configuration without stages; the OpenAPI
+    # schema (and the generated SDKs) require an array, so it is `[]` here.
+    if config.get("stages") is None:
+        config["stages"] = []
     return {
         "id": row["id"],
         "config": config,
@@ -87,4 +90,35 @@ def occurrence_json(row: Mapping[Any, Any], instance: Mapping[Any, Any] | None) 
     out["event"] = row["event"]
     if row["error"]:
         out["error"] = row["error"]
+    return out
+
+
+def instance_history_json(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """One started stage (BEHAVIOUR.md 4.5)."""
+    out: dict[str, Any] = {"name": row["name"], "input": row["input"]}
+    if row["error"]:
+        out["error"] = row["error"]
+    out["terminated"] = bool(row["terminated"])
+    out["startedAt"] = _time(row["started_at"])
+    if row["terminated_at"] is not None:
+        out["terminatedAt"] = _time(row["terminated_at"])
+    return out
+
+
+def stage_history_json(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """One activity of a stage (BEHAVIOUR.md 4.6); `output` omitted when none."""
+    out: dict[str, Any] = {"name": row["name"], "input": row["input"]}
+    if row["output"] is not None:
+        out["output"] = row["output"]
+    if row["error"]:
+        out["error"] = row["error"]
+    out["terminated"] = bool(row["terminated"])
+    out["startedAt"] = _time(row["started_at"])
+    if row["terminated_at"] is not None:
+        out["terminatedAt"] = _time(row["terminated_at"])
+    if row["last_failure"]:
+        out["lastFailure"] = row["last_failure"]
+    out["attempt"] = row["attempt"]
+    if row["next_execution"] is not None:
+        out["nextExecution"] = _time(row["next_execution"])
     return out

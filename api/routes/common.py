@@ -34,3 +34,8 @@ def list_response(version: Version, query: PageQuery | None, items: Sequence[Any
     if version is Version.V1 or query is None:
         return data(list(items))
     return json_response(cursor_page(query, items))
+
+
+def truthy(value: str | None) -> bool:
+    """Upstream's boolean query parameters: `true` or `1`, case-insensitive."""
+    return (value or "").lower() in ("true", "1")

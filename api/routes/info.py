@@ -1,23 +1,36 @@
-"""Health and build information (no authentication, no envelope)."""
+"""Health, build information and metrics: no authentication, no envelope."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from api.deps import ServicesDep
 
 
-def build_router() -> APIRouter:
+def build_router(*, health: bool) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/_healthcheck")
-    async def healthcheck() -> dict[str, Any]:
-        return {"default": "OK"}
+    if health:
+
+        @router.get("/_healthcheck")
+        async def healthcheck() -> dict[str, Any]:
+            return {"default": "OK"}
 
     @router.get("/_info")
     async def info(services: ServicesDep) -> dict[str, Any]:
         return {"version": services.settings.version}
+
+    return router
+
+
+def metrics_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        response: Response = request.app.state.metrics.response()
+        return response
 
     return router

@@ -1,4 +1,4 @@
-"""Workflow instances: read and list (running them is the engine's job)."""
+"""Workflow instances: list, read, histories."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from api import store
 from api.deps import ServicesDep
 from api.errors import not_found
 from api.pagination import page_query
-from api.routes.common import Version, data, list_response
-from api.serialize import instance_json
+from api.routes.common import Version, data, list_response, truthy
+from api.serialize import instance_history_json, instance_json, stage_history_json
 
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").lower() in ("true", "1")
+# Stage numbers are Postgres integers; anything larger never started.
+_MAX_STAGE = 2**31 - 1
 
 
 def build_router(version: Version) -> APIRouter:
@@ -27,17 +26,20 @@ def build_router(version: Version) -> APIRouter:
         cursor: str | None = None,
         pageSize: str | None = None,
     ) -> Response:
-        filters = {"WorkflowID": workflowID, "Running": _truthy(running)}
+        filters = {"WorkflowID": workflowID, "Running": truthy(running)}
         query = page_query(cursor, pageSize, filters) if version is Version.V2 else None
-        if query is not None and isinstance(query.filters, dict):
-            filters = query.filters
+        if query is not None:
+            filters = {
+                "WorkflowID": query.filter("WorkflowID", str, ""),
+                "Running": query.filter("Running", bool, False),
+            }
         async with services.db.connect() as conn:
             rows = await store.list_instances(
                 conn,
-                workflow_id=str(filters.get("WorkflowID") or ""),
-                running=bool(filters.get("Running")),
+                workflow_id=str(filters["WorkflowID"]),
+                running=bool(filters["Running"]),
                 offset=query.offset if query else 0,
-                limit=query.page_size + 1 if query else None,
+                limit=query.limit if query else None,
             )
         return list_response(version, query, [instance_json(r, workflow=w) for r, w in rows])
 
@@ -49,5 +51,30 @@ def build_router(version: Version) -> APIRouter:
             raise not_found("Instance not found")
         row, workflow, statuses = found
         return data(instance_json(row, workflow=workflow, statuses=statuses))
+
+    @router.get("/instances/{instance_id}/history")
+    async def instance_history(instance_id: str, services: ServicesDep) -> Response:
+        async with services.db.connect() as conn:
+            if await store.get_instance_row(conn, instance_id) is None:
+                raise not_found("Instance not found")
+            rows = await store.list_instance_history(conn, instance_id)
+        return data([instance_history_json(r) for r in rows])
+
+    @router.get("/instances/{instance_id}/stages/{number}/history")
+    async def stage_history(instance_id: str, number: str, services: ServicesDep) -> Response:
+        try:
+            stage = int(number, 10)
+        except ValueError:
+            # Upstream's router does not match the path: 404 (with an envelope here).
+            raise not_found(f"invalid stage number '{number[:32]}'") from None
+        async with services.db.connect() as conn:
+            if await store.get_instance_row(conn, instance_id) is None:
+                raise not_found("Instance not found")
+            if not 0 <= stage <= _MAX_STAGE or not await store.stage_started(
+                conn, instance_id, stage
+            ):
+                raise not_found(f"stage {stage} of the instance has not started")
+            rows = await store.list_stage_history(conn, instance_id, stage)
+        return data([stage_history_json(r) for r in rows])
 
     return router

@@ -1,25 +1,26 @@
-"""Triggers and their occurrences."""
+"""Triggers, their occurrences, and the v2 test endpoint."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from api import store
+from api.bodies import json_body, object_body
 from api.deps import ServicesDep
 from api.errors import not_found, validation
 from api.pagination import page_query
 from api.routes.common import Version, data, list_response, no_content
 from api.serialize import occurrence_json, trigger_json
-from triggers import InvalidTrigger, Trigger, compile_trigger
+from api.trigger_test import evaluate_test
+from triggers import InvalidTrigger, Trigger, compile_trigger, expr
 
 
-def _trigger_from_body(body: Any) -> Trigger:
-    if not isinstance(body, dict):
-        raise validation("validating data: body must be a JSON object")
+def _trigger_from_body(value: Any) -> Trigger:
+    body = object_body(value, "validating data")
     for key in ("name", "event", "version", "workflowID", "filter"):
         if body.get(key) is not None and not isinstance(body[key], str):
             raise validation(f"validating data: '{key}' must be a string")
@@ -47,39 +48,29 @@ def build_router(version: Version) -> APIRouter:
         cursor: str | None = None,
         pageSize: str | None = None,
     ) -> Response:
+        # v1 pages too (upstream): same query, but only `data` is returned.
         query = page_query(cursor, pageSize, {"Name": name})
-        filters = query.filters if isinstance(query.filters, dict) else {}
         async with services.db.connect() as conn:
             rows = await store.list_triggers(
-                conn,
-                name=str(filters.get("Name") or ""),
-                offset=query.offset,
-                limit=query.page_size + 1,
+                conn, name=query.filter("Name", str, ""), offset=query.offset, limit=query.limit
             )
         items = [trigger_json(r) for r in rows]
         if version is Version.V1:
-            # Upstream v1 pages silently too: `data` only, at most one page.
             return data(items[: query.page_size])
         return list_response(version, query, items)
 
     @router.post("/triggers")
     async def create_trigger(request: Request, services: ServicesDep) -> Response:
-        try:
-            body = json.loads(await request.body() or b"null")
-        except ValueError as exc:
-            raise validation(f"unmarshalling json body: {exc}") from None
-        trigger = _trigger_from_body(body)
+        trigger = _trigger_from_body(await json_body(request))
         try:
             compile_trigger(trigger)
         except InvalidTrigger as exc:
             raise validation(f"validating data: {exc.message}") from None
         async with services.db.begin() as conn:
-            workflow = await store.get_workflow(conn, trigger.workflow_id)
-            if workflow is None or workflow["deleted_at"] is not None:
+            if await store.get_workflow(conn, trigger.workflow_id) is None:
                 raise not_found("workflow does not exists")
             row = await store.insert_trigger(conn, trigger, topic=services.topics.definitions)
-        if services.relay is not None:
-            services.relay.notify()
+        services.published()
         return data(trigger_json(row), 201)
 
     @router.get("/triggers/{trigger_id}")
@@ -98,8 +89,7 @@ def build_router(version: Version) -> APIRouter:
             )
         if not deleted:
             raise not_found("Trigger not found")
-        if services.relay is not None:
-            services.relay.notify()
+        services.published()
         return no_content()
 
     @router.get("/triggers/{trigger_id}/occurrences")
@@ -109,21 +99,39 @@ def build_router(version: Version) -> APIRouter:
         cursor: str | None = None,
         pageSize: str | None = None,
     ) -> Response:
-        query = (
-            page_query(cursor, pageSize, {"TriggerID": trigger_id})
-            if version is Version.V2
-            else None
-        )
-        if query is not None and isinstance(query.filters, dict):
+        query = None
+        if version is Version.V2:
+            query = page_query(cursor, pageSize, {"TriggerID": trigger_id})
             # As upstream: with a cursor, the trigger id travels inside it.
-            trigger_id = str(query.filters.get("TriggerID") or trigger_id)
+            trigger_id = query.filter("TriggerID", str, trigger_id)
         async with services.db.connect() as conn:
             rows = await store.list_occurrences(
                 conn,
                 trigger_id,
                 offset=query.offset if query else 0,
-                limit=query.page_size + 1 if query else None,
+                limit=query.limit if query else None,
             )
         return list_response(version, query, [occurrence_json(r, i) for r, i in rows])
+
+    if version is Version.V2:
+
+        @router.post("/triggers/{trigger_id}/test")
+        async def test_trigger(
+            trigger_id: str, request: Request, services: ServicesDep
+        ) -> Response:
+            try:
+                # Numbers as floats, exactly as the matcher sees an event.
+                payload = expr.decode_event(await request.body())
+            except ValueError as exc:
+                raise validation(f"unmarshalling json body: {exc}") from None
+            object_body(payload, "validating data")
+            async with services.db.connect() as conn:
+                row = await store.get_trigger(conn, trigger_id)
+            if row is None:
+                raise not_found("Trigger not found")
+            result = await asyncio.to_thread(
+                evaluate_test, row["filter"], row["vars"] or {}, payload, services.fetch
+            )
+            return data(result)
 
     return router

@@ -67,6 +67,14 @@ workflow_instances = Table(
         "id",
         postgresql_where=text("NOT terminated"),
     ),
+    # `GET /instances?workflowID=..&running=true` (migration 0002).
+    Index(
+        "workflow_instances_running_by_workflow",
+        "workflow_id",
+        "created_at",
+        "id",
+        postgresql_where=text("NOT terminated"),
+    ),
 )
 
 workflow_instance_stage_statuses = Table(
@@ -105,6 +113,41 @@ triggers_occurrences = Table(
     Column("event", JSONB, nullable=False),
     Column("error", Text, nullable=True),
     Index("triggers_occurrences_by_trigger", "trigger_id", "date", "id"),
+)
+
+# Histories (BEHAVIOUR.md 4.5 and 4.6), written by the history projector and
+# read by `GET /instances/{id}/history` and `.../stages/{n}/history`
+# (migration 0002). Upstream keeps them in Temporal only.
+workflow_instance_history = Table(
+    "workflow_instance_history",
+    metadata,
+    Column("instance_id", String, ForeignKey("workflow_instances.id"), primary_key=True),
+    Column("stage", Integer, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("input", JSONB, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("terminated", Boolean, nullable=False, server_default=text("false")),
+    _ts("started_at", default=True),
+    _ts("terminated_at", nullable=True),
+)
+
+workflow_stage_history = Table(
+    "workflow_stage_history",
+    metadata,
+    Column("instance_id", String, ForeignKey("workflow_instances.id"), primary_key=True),
+    Column("stage", Integer, primary_key=True),
+    # Position of the activity within its stage (activities run one by one).
+    Column("position", Integer, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("input", JSONB, nullable=False),
+    Column("output", JSONB, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("terminated", Boolean, nullable=False, server_default=text("false")),
+    _ts("started_at", default=True),
+    _ts("terminated_at", nullable=True),
+    Column("last_failure", Text, nullable=True),
+    Column("attempt", Integer, nullable=False, server_default=text("1")),
+    _ts("next_execution", nullable=True),
 )
 
 # Transactional outbox: the API writes a definition and its outbox row in one

@@ -1,0 +1,83 @@
+"""Triggers (insert, read, list, soft delete) and their occurrences."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.store._common import INST, OCC, TR, Row, outbox, prefixed
+from engine.definitions import trigger_record, trigger_tombstone
+from triggers import Trigger
+
+
+async def insert_trigger(conn: AsyncConnection, trigger: Trigger, *, topic: str) -> Row:
+    query = (
+        insert(TR)
+        .values(
+            id=trigger.id,
+            workflow_id=trigger.workflow_id,
+            name=trigger.name,
+            event=trigger.event,
+            version=trigger.version,
+            filter=trigger.filter,
+            vars=dict(trigger.vars) or None,
+            created_at=dt.datetime.now(dt.UTC),
+        )
+        .returning(*TR.c)
+    )
+    row = (await conn.execute(query)).mappings().one()
+    await outbox(conn, topic, *trigger_record(trigger))
+    return row
+
+
+async def get_trigger(conn: AsyncConnection, trigger_id: str) -> Row | None:
+    query = select(TR).where(TR.c.id == trigger_id, TR.c.deleted_at.is_(None))
+    return (await conn.execute(query)).mappings().first()
+
+
+async def list_triggers(
+    conn: AsyncConnection, *, name: str = "", offset: int = 0, limit: int | None = None
+) -> Sequence[Row]:
+    query = select(TR).where(TR.c.deleted_at.is_(None))
+    if name:
+        # Case-insensitive substring, as upstream's fix does; the pattern's
+        # own wildcards are escaped so a name is matched literally.
+        escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(TR.c.name.ilike(f"%{escaped}%", escape="\\"))
+    query = query.order_by(TR.c.created_at, TR.c.id).offset(offset).limit(limit)
+    return (await conn.execute(query)).mappings().all()
+
+
+async def delete_trigger(conn: AsyncConnection, trigger_id: str, *, topic: str) -> bool:
+    result = await conn.execute(
+        update(TR)
+        .where(TR.c.id == trigger_id, TR.c.deleted_at.is_(None))
+        .values(deleted_at=func.now())
+        .returning(TR.c.id)
+    )
+    if result.first() is None:
+        return False
+    await outbox(conn, topic, *trigger_tombstone(trigger_id))
+    return True
+
+
+async def list_occurrences(
+    conn: AsyncConnection, trigger_id: str, *, offset: int = 0, limit: int | None = None
+) -> Sequence[tuple[Row, Row | None]]:
+    """Occurrences of a trigger, deleted or not, with the instance each started."""
+    inst = INST.alias("inst")
+    query = (
+        select(OCC, *(c.label(f"inst_{c.name}") for c in inst.c))
+        .select_from(OCC.outerjoin(inst, inst.c.id == OCC.c.workflow_instance_id))
+        .where(OCC.c.trigger_id == trigger_id)
+        .order_by(OCC.c.date, OCC.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [
+        (row, prefixed(row, "inst_", inst.c) if row["inst_id"] is not None else None)
+        for row in (await conn.execute(query)).mappings().all()
+    ]

@@ -1,0 +1,139 @@
+"""Commands to workflow instances, carried by the `orchestration.commands` topic.
+
+The API writes them through the transactional outbox (same Postgres
+transaction as the rows they accompany); the instance engine consumes them.
+Every record is keyed by the instance id, so all commands of one instance
+land on one partition, in the order the API committed them.
+
+Wire format: a JSON object with a `type` discriminator and a unique `id`
+(a UUID chosen by the writer) that lets the engine drop a command the relay
+delivered twice (the outbox publishes at least once)::
+
+    {"type": "instance.start", "id": "...", "instanceID": "...",
+     "workflowID": "...", "config": {"name": ..., "stages": [...]},
+     "variables": {"name": "value"}, "createdAt": "2025-03-04T10:15:30.123456Z"}
+    {"type": "instance.event", "id": "...", "instanceID": "...", "name": "go"}
+    {"type": "instance.abort", "id": "...", "instanceID": "..."}
+
+`instance.start` carries a snapshot of the workflow configuration: an
+instance runs on the definition it was started with (BEHAVIOUR.md 8.1), even
+if the workflow is soft-deleted afterwards. `instance.event` delivers a named
+event (only the name matters, 8.4). `instance.abort` cancels the run (8.5).
+
+`encode` gives the Kafka (key, value); `decode` reads a value back and raises
+`CommandError` (a `ValueError`) for anything it does not recognise, so the
+consumer can dead-letter it instead of stopping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+START: Final = "instance.start"
+EVENT: Final = "instance.event"
+ABORT: Final = "instance.abort"
+
+
+class CommandError(ValueError):
+    """A command record that cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartInstance:
+    id: str
+    instance_id: str
+    workflow_id: str
+    config: Mapping[str, Any]
+    variables: Mapping[str, str] = field(default_factory=dict)
+    created_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverEvent:
+    id: str
+    instance_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AbortInstance:
+    id: str
+    instance_id: str
+
+
+Command = StartInstance | DeliverEvent | AbortInstance
+
+
+def to_wire(command: Command) -> dict[str, Any]:
+    base: dict[str, Any] = {"id": command.id, "instanceID": command.instance_id}
+    match command:
+        case StartInstance():
+            return {
+                "type": START,
+                **base,
+                "workflowID": command.workflow_id,
+                "config": dict(command.config),
+                "variables": dict(command.variables),
+                "createdAt": command.created_at,
+            }
+        case DeliverEvent():
+            return {"type": EVENT, **base, "name": command.name}
+        case AbortInstance():
+            return {"type": ABORT, **base}
+
+
+def encode(command: Command) -> tuple[bytes, bytes]:
+    """(key, value) for the commands topic: the key is the instance id."""
+    return command.instance_id.encode(), orjson.dumps(to_wire(command))
+
+
+def decode(value: bytes | bytearray | memoryview | str) -> Command:
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise CommandError(f"command is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise CommandError("command is not a JSON object")
+    return from_wire(data)
+
+
+def from_wire(data: Mapping[str, Any]) -> Command:
+    kind = data.get("type")
+    try:
+        ident = _str(data, "id")
+        instance_id = _str(data, "instanceID")
+        if kind == START:
+            config = data.get("config")
+            variables = data.get("variables") or {}
+            if not isinstance(config, dict):
+                raise CommandError("'config' must be an object")
+            if not isinstance(variables, dict) or not all(
+                isinstance(v, str) for v in variables.values()
+            ):
+                raise CommandError("'variables' must map names to strings")
+            return StartInstance(
+                id=ident,
+                instance_id=instance_id,
+                workflow_id=_str(data, "workflowID"),
+                config=config,
+                variables=variables,
+                created_at=str(data.get("createdAt") or ""),
+            )
+        if kind == EVENT:
+            return DeliverEvent(id=ident, instance_id=instance_id, name=_str(data, "name"))
+        if kind == ABORT:
+            return AbortInstance(id=ident, instance_id=instance_id)
+    except KeyError as exc:
+        raise CommandError(f"command {kind!r} lacks {exc.args[0]!r}") from None
+    raise CommandError(f"unknown command type {kind!r}")
+
+
+def _str(data: Mapping[str, Any], key: str) -> str:
+    value = data[key]
+    if not isinstance(value, str):
+        raise CommandError(f"'{key}' must be a string")
+    return value
