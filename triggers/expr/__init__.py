@@ -17,11 +17,10 @@ from typing import Any
 from ._builtins import ALL_NAMES
 from ._compiler import Compiler
 from ._decode import decode_json
-from ._errors import CompileError, EvalError, ExprError, Fail
+from ._errors import ChainNil, CompileError, EvalError, ExprError, Fail
 from ._format import format_var as _format_var
 from ._link import Fetch, http_fetcher
 from ._parser import parse
-from ._shapes import ChainNil
 
 __all__ = [
     "CompileError",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from . import _ast as A
+from . import _calls as K
 from . import _shapes as S
 from ._builtins import (
     BUILTINS,
@@ -32,11 +33,10 @@ from ._builtins import (
     T_NIL,
     T_STR,
 )
-from ._errors import CompileError, Fail
+from ._errors import ChainNil, CompileError, Fail
 from ._link import call_link
 from ._predicates import build as build_predicate
 from ._regex import compile_re2
-from ._shapes import ChainNil
 from ._values import go_type
 
 Fn = Callable[[Mapping[str, Any], Any], Any]
@@ -345,13 +345,15 @@ class Compiler:
         fns = [a.fn for a in args]
         if node.callee is None and node.name == "link" and not self.is_var("link"):
             self.uses_frame = True
-            return C(S.call_with_fetch(call_link, fns, node.pos), T_ANY)
-        callee = (
-            self.compile(node.callee)
-            if node.callee is not None
-            else self.compile(A.Ident(node.pos, node.name))
-        )
-        return C(S.call_value(callee.fn, fns, node.pos), T_ANY)
+            return C(K.call_with_fetch(call_link, fns, node.pos), T_ANY)
+        callee = node.callee
+        if isinstance(callee, A.Member) and isinstance(callee.prop, A.Literal):
+            # `x.Year()`: a method of a time value, else a callable member.
+            obj = self.compile(callee.obj)
+            fn = K.method_call(obj.fn, node.name, fns, callee.optional, node.pos)
+            return C(fn, T_ANY)
+        target = self.compile(callee if callee is not None else A.Ident(node.pos, node.name))
+        return C(K.call_value(target.fn, fns, node.pos), T_ANY)
 
     def builtin_call(self, node: A.Call, args: list[C]) -> C:
         spec = BUILTINS[node.name]
@@ -369,7 +371,9 @@ class Compiler:
                 if a.typ not in (T_ANY, T_NIL) and a.typ not in spec.first:
                     self.error(f"invalid argument for {node.name} (type {a.typ})", node.pos)
         typ = args[0].typ if spec.result == "same" else spec.result
-        fn = S.call_builtin(spec.fn, [a.fn for a in args], node.pos)
+        fn = K.call_builtin(spec.fn, [a.fn for a in args], node.pos)
+        if not spec.pure:
+            return C(fn, typ)
         return self.fold(fn, typ, args, node.pos)
 
     def predicate_call(self, node: A.Call) -> C:
@@ -407,7 +411,7 @@ class Compiler:
     # -- structure ----------------------------------------------------------
     def c_ArrayLit(self, node: A.ArrayLit) -> C:
         items = [self.compile(i) for i in node.items]
-        return self.fold(S.array([i.fn for i in items]), T_LIST, items, node.pos)
+        return self.fold(K.array([i.fn for i in items]), T_LIST, items, node.pos)
 
     def c_MapLit(self, node: A.MapLit) -> C:
         pairs = [(self.compile(k), self.compile(v)) for k, v in node.pairs]
@@ -415,7 +419,7 @@ class Compiler:
             if k.typ not in (T_ANY, T_STR):
                 self.error(f"cannot use {k.typ} as map key", node.pos)
         flat = [c for pair in pairs for c in pair]
-        fn = S.map_literal([(k.fn, v.fn) for k, v in pairs], node.pos)
+        fn = K.map_literal([(k.fn, v.fn) for k, v in pairs], node.pos)
         return self.fold(fn, T_MAP, flat, node.pos)
 
     def c_Cond(self, node: A.Cond) -> C:
@@ -428,7 +432,7 @@ class Compiler:
         if cond.const:
             return then if cond.value is True else other
         typ = then.typ if then.typ == other.typ else T_ANY
-        return C(S.conditional(cond.fn, then.fn, other.fn, elvis, node.pos), typ)
+        return C(K.conditional(cond.fn, then.fn, other.fn, elvis, node.pos), typ)
 
     def c_Let(self, node: A.Let) -> C:
         if node.name in BUILTINS or node.name in PREDICATE_RESULTS:
@@ -442,11 +446,11 @@ class Compiler:
             body = self.compile(node.body)
         finally:
             del self.lets[-1][node.name]
-        return C(S.let(slot, value.fn, body.fn), body.typ)
+        return C(K.let(slot, value.fn, body.fn), body.typ)
 
     def c_Seq(self, node: A.Seq) -> C:
         items = [self.compile(i) for i in node.items]
-        return C(S.sequence([i.fn for i in items]), items[-1].typ)
+        return C(K.sequence([i.fn for i in items]), items[-1].typ)
 
     def c_Predicate(self, node: A.Predicate) -> C:
         self.error("unexpected predicate", node.pos)

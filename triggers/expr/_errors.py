@@ -68,3 +68,7 @@ class Fail(Exception):
         super().__init__(message)
         self.message = message
         self.pos = pos
+
+
+class ChainNil(Exception):
+    """Raised by ``?.`` on nil; the enclosing chain turns it into nil."""

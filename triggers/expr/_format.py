@@ -13,9 +13,11 @@ to exponent notation:
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from ._errors import Fail
+from ._time import Duration, format_duration, format_rfc3339, format_time
 from ._values import LinkedMap
 
 
@@ -109,7 +111,11 @@ def format_v(v: Any, top: bool = True) -> str:
         # as hex addresses in Go, which cannot be reproduced.
         prefix = "&" if t is LinkedMap else ""
         return f"{prefix}map[{body}]"
-    return str(v)
+    if t is datetime:
+        return format_time(v)
+    if t is Duration:
+        return format_duration(v)
+    return str(v)  # also Month / Weekday names, zones
 
 
 def _key_order(k: Any) -> tuple[int, Any]:
@@ -185,4 +191,8 @@ def to_json(v: Any, indent: str = "") -> str:
             return "{}"
         items = [f"{inner}{json_string(k)}: {to_json(v[k], inner)}" for k in sorted(v)]
         return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if t is datetime:
+        return json_string(format_rfc3339(v))
+    if isinstance(v, int):  # Duration, Month, Weekday encode as numbers
+        return str(int(v))
     raise Fail(f"json: unsupported type: {t.__name__}")

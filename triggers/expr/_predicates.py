@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._builtins import sort_key_check, sort_order
+from ._collections import sort_key_check, sort_order
 from ._errors import Fail
 from ._values import go_type, wrap
 
@@ -21,6 +21,8 @@ Fn = Callable[[Mapping[str, Any], Any], Any]
 def _items(v: Any, name: str, pos: int) -> list[Any]:
     if type(v) is list:
         return v
+    if v is None:
+        raise Fail("reflect: call of reflect.Value.Len on zero Value", pos)
     raise Fail(f"cannot use {go_type(v)} as array in {name}", pos)
 
 
@@ -38,7 +40,7 @@ def _add(total: Any, x: Any, pos: int) -> Any:
         return wrap(total + x)
     if (tt is int or tt is float) and (tx is int or tx is float):
         return float(total) + float(x)
-    raise Fail(f"invalid operation: {go_type(total)} + {go_type(x)}", pos)
+    raise Fail(f"invalid operation: {go_type(x)} + {go_type(total)}", pos)
 
 
 def build(
@@ -187,7 +189,7 @@ def build(
                 fr[acc] = items[0]
                 start = 1
             else:
-                return None
+                raise Fail("reduce of empty array with no initial value", pos)
             for i in range(start, len(items)):
                 fr[elem] = items[i]
                 fr[index] = i

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _ast as A
-from ._errors import Fail
+from ._errors import ChainNil, Fail
 from ._regex import compile_re2
 from ._values import (
     arith,
@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 
 Fn = Callable[[Mapping[str, Any], Any], Any]
 Step = tuple[str | int, bool, int]
-
-
-class ChainNil(Exception):
-    """Raised by ``?.`` on nil; the enclosing chain turns it into nil."""
 
 
 def env_lookup(name: str) -> Fn:
@@ -419,111 +415,6 @@ def slice_(f: Fn, lo: Fn | None, hi: Fn | None, pos: int) -> Fn:
         return slice_of(o, a, b, pos)
 
     return slicer
-
-
-# -- calls ----------------------------------------------------------------------
-def call_builtin(fn: Callable[..., Any], fns: list[Fn], pos: int) -> Fn:
-    if len(fns) == 1:
-        (a,) = fns
-
-        def call1(env: Mapping[str, Any], fr: Any) -> Any:
-            x = a(env, fr)
-            try:
-                return fn(x)
-            except Fail as exc:
-                if exc.pos < 0:
-                    exc.pos = pos
-                raise
-
-        return call1
-
-    def call(env: Mapping[str, Any], fr: Any) -> Any:
-        args = [h(env, fr) for h in fns]
-        try:
-            return fn(*args)
-        except Fail as exc:
-            if exc.pos < 0:
-                exc.pos = pos
-            raise
-
-    return call
-
-
-def call_with_fetch(fn: Callable[[Any, list[Any]], Any], fns: list[Fn], pos: int) -> Fn:
-    def call(env: Mapping[str, Any], fr: Any) -> Any:
-        args = [h(env, fr) for h in fns]
-        try:
-            return fn(fr[0], args)
-        except Fail as exc:
-            if exc.pos < 0:
-                exc.pos = pos
-            raise
-
-    return call
-
-
-def call_value(callee: Fn, fns: list[Fn], pos: int) -> Fn:
-    def call(env: Mapping[str, Any], fr: Any) -> Any:
-        args = [h(env, fr) for h in fns]
-        target = callee(env, fr)
-        if target is None:
-            raise Fail("invalid operation: cannot call nil", pos)
-        if callable(target):
-            # Host functions put in the env by the caller.
-            return target(*args)
-        raise Fail(f"invalid operation: cannot call non-function of type {go_type(target)}", pos)
-
-    return call
-
-
-# -- structure --------------------------------------------------------------------
-def array(fns: list[Fn]) -> Fn:
-    return lambda env, fr: [h(env, fr) for h in fns]
-
-
-def map_literal(pairs: list[tuple[Fn, Fn]], pos: int) -> Fn:
-    def build(env: Mapping[str, Any], fr: Any) -> Any:
-        out: dict[str, Any] = {}
-        for kf, vf in pairs:
-            k = kf(env, fr)
-            v = vf(env, fr)
-            if type(k) is not str:
-                raise Fail(f"cannot use {go_type(k)} as map key", pos)
-            if k not in out:  # upstream keeps the first duplicate
-                out[k] = v
-        return out
-
-    return build
-
-
-def conditional(c: Fn, t: Fn, o: Fn, elvis: bool, pos: int) -> Fn:
-    def cond(env: Mapping[str, Any], fr: Any) -> Any:
-        v = c(env, fr)
-        if v is True:
-            return True if elvis else t(env, fr)
-        if v is False:
-            return o(env, fr)
-        return expect_bool(v, pos)
-
-    return cond
-
-
-def let(slot: int, value: Fn, body: Fn) -> Fn:
-    def let_(env: Mapping[str, Any], fr: Any) -> Any:
-        fr[slot] = value(env, fr)
-        return body(env, fr)
-
-    return let_
-
-
-def sequence(fns: list[Fn]) -> Fn:
-    def seq(env: Mapping[str, Any], fr: Any) -> Any:
-        v = None
-        for h in fns:
-            v = h(env, fr)
-        return v
-
-    return seq
 
 
 __all__ = ["ChainNil", "go_type"]

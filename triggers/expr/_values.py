@@ -9,9 +9,11 @@ check here uses ``type(x) is ...`` rather than ``isinstance``.
 from __future__ import annotations
 
 import math
+from datetime import datetime, tzinfo
 from typing import Any, Final
 
 from ._errors import Fail
+from ._time import NAMED_INTS, NOT_TIME, Duration, time_arith
 
 INT_MIN: Final = -(2**63)
 INT_MAX: Final = 2**63 - 1
@@ -46,6 +48,14 @@ def go_type(v: Any) -> str:
         return "[]interface {}"
     if t is LinkedMap:
         return "*map[string]interface {}"
+    if t is datetime:
+        return "time.Time"
+    if t is Duration:
+        return "time.Duration"
+    if isinstance(v, tzinfo):
+        return "*time.Location"
+    if t in NAMED_INTS:
+        return NAMED_INTS[t]
     if isinstance(v, dict):
         return "map[string]interface {}"
     return t.__name__
@@ -97,6 +107,8 @@ def less(a: Any, b: Any, op: str, pos: int) -> bool:
     elif ta is str and tb is str:
         # Code-point order equals Go's byte order of UTF-8 text.
         pass
+    elif ta is tb and (ta is datetime or ta is Duration):
+        pass
     else:
         raise Fail(f"invalid operation: {go_type(a)} {op} {go_type(b)}", pos)
     if op == "<":
@@ -139,6 +151,9 @@ def arith(op: str, a: Any, b: Any, pos: int) -> Any:
         return power(float(a), float(b))
     if op == "+" and ta is str and tb is str:
         return a + b
+    result = time_arith(op, a, b)
+    if result is not NOT_TIME:
+        return result
     raise Fail(f"invalid operation: {go_type(a)} {op} {go_type(b)}", pos)
 
 

@@ -221,3 +221,10 @@ def test_no_bool_builtin() -> None:
     prog = expr.compile("bool(1)")
     with pytest.raises(expr.EvalError):
         prog.run({})
+
+
+def test_reduce_of_empty_list_without_initial_value_fails() -> None:
+    prog = expr.compile("reduce(event, #acc + #)")
+    with pytest.raises(expr.EvalError):
+        prog.run({"event": []})
+    assert expr.compile("reduce(event, #acc + #, 7)").run({"event": []}) == 7
