@@ -95,18 +95,21 @@ def create_app(
     if settings.metrics_enabled:
         app.include_router(info.metrics_router())
     secured = [Depends(authenticate)]
-    for prefix in ("", GATEWAY_PREFIX):
-        app.include_router(info.build_router(health=True), prefix=prefix)
+    # Routers carry their full prefix themselves, so each route's path is its
+    # whole template (what metrics and access logs report).
+    for gateway in ("", GATEWAY_PREFIX):
+        app.include_router(info.build_router(gateway, health=True))
         # Upstream lacks /v2/_info although its OpenAPI file and SDKs call it.
-        app.include_router(info.build_router(health=False), prefix=f"{prefix}/v2")
+        app.include_router(info.build_router(f"{gateway}/v2", health=False))
         for version, sub in ((Version.V1, ""), (Version.V2, "/v2")):
+            prefix = f"{gateway}{sub}"
             for router in (
-                workflows.build_router(version),
-                runs.build_router(),
-                instances.build_router(version),
-                triggers.build_router(version),
+                workflows.build_router(version, prefix),
+                runs.build_router(prefix),
+                instances.build_router(version, prefix),
+                triggers.build_router(version, prefix),
             ):
-                app.include_router(router, prefix=f"{prefix}{sub}", dependencies=secured)
+                app.include_router(router, dependencies=secured)
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(InternalErrors, passthrough=(BodyTooLarge,))
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)

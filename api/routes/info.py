@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request, Response
 from api.deps import ServicesDep
 
 
-def build_router(*, health: bool) -> APIRouter:
-    router = APIRouter()
+def build_router(prefix: str = "", *, health: bool) -> APIRouter:
+    router = APIRouter(prefix=prefix)
 
     if health:
 

@@ -15,8 +15,8 @@ from api.serialize import instance_history_json, instance_json, stage_history_js
 _MAX_STAGE = 2**31 - 1
 
 
-def build_router(version: Version) -> APIRouter:
-    router = APIRouter()
+def build_router(version: Version, prefix: str = "") -> APIRouter:
+    router = APIRouter(prefix=prefix)
 
     @router.get("/instances")
     async def list_instances(

@@ -59,8 +59,8 @@ async def _wait_for_termination(
         pause = min(pause * 2, _MAX_POLL_S)
 
 
-def build_router() -> APIRouter:
-    router = APIRouter()
+def build_router(prefix: str = "") -> APIRouter:
+    router = APIRouter(prefix=prefix)
 
     @router.post("/workflows/{workflow_id}/instances")
     async def run_workflow(

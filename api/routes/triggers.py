@@ -38,8 +38,8 @@ def _trigger_from_body(value: Any) -> Trigger:
     )
 
 
-def build_router(version: Version) -> APIRouter:
-    router = APIRouter()
+def build_router(version: Version, prefix: str = "") -> APIRouter:
+    router = APIRouter(prefix=prefix)
 
     @router.get("/triggers")
     async def list_triggers(

@@ -20,8 +20,8 @@ from engine.config import WorkflowConfigError, parse_workflow
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-def build_router(version: Version) -> APIRouter:
-    router = APIRouter()
+def build_router(version: Version, prefix: str = "") -> APIRouter:
+    router = APIRouter(prefix=prefix)
 
     @router.get("/workflows")
     async def list_workflows(

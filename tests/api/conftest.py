@@ -177,11 +177,11 @@ def make_client(
 
     @asynccontextmanager
     async def make(
-        *, relay: bool = True, check: bool = True, **overrides: Any
+        *, relay: bool = True, check: bool = True, database: str | None = None, **overrides: Any
     ) -> AsyncIterator[httpx.AsyncClient]:
         app = create_app(
             api_settings(**overrides),
-            DatabaseSettings(database_url=database_url),
+            DatabaseSettings(database_url=database or database_url),
             kafka_settings,
             relay=relay,
         )
