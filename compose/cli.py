@@ -136,11 +136,17 @@ async def _run_worker() -> None:
     port = WorkerSettings().worker_metrics_port
     if port:
         start_http_server(port, addr="127.0.0.1")
+    stopping = asyncio.create_task(stop.wait())
+    died = asyncio.create_task(runtime.wait_closed())
     try:
-        await stop.wait()
+        await asyncio.wait([stopping, died], return_when=asyncio.FIRST_COMPLETED)
     finally:
+        stopping.cancel()
+        died.cancel()
         await runtime.stop()
         await db.dispose()
+    if died.done() and not died.cancelled():
+        raise SystemExit(1)
 
 
 @app.command()

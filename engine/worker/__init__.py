@@ -1,4 +1,4 @@
-"""The worker process: Faust agents that match events and project history."""
+"""The worker process: batch loops that match events and project history."""
 
 from engine.worker.runtime import Worker
 

@@ -1,21 +1,23 @@
-"""The worker process: the definitions reader plus the Faust agents.
+"""The worker process: the definitions reader plus two batch loops.
 
 - `match` consumes the inbound topics (consumer group), matches each event
-  against the in-memory trigger index and produces history records;
+  against the in-memory trigger index and produces history records (and
+  dead letters);
 - `project` consumes the history topic and upserts it into Postgres.
 
-Both consume in batches (`take_events`): a batch's offsets are committed only
-after everything it produced is acknowledged by the broker (match) or
-committed in the database (project).
+Both read whole batches from aiokafka (`streams.BatchConsumer`): a batch's
+offsets are committed only after everything it produced is acknowledged by
+the broker (match) or committed in the database (project).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any
 
-import faust
 import structlog
+from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
@@ -23,7 +25,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 from engine.matching import decode_headers, match_record
 from engine.projection import ProjectionWriter
 from engine.worker.definitions_reader import DefinitionsReader
-from streams import KafkaSettings, Topics, codec, create_app, ensure_topics, raw_topic
+from streams import BatchConsumer, KafkaSettings, Record, Topics, codec, ensure_topics
 from triggers import TriggerIndex
 
 log = structlog.get_logger(__name__)
@@ -36,106 +38,90 @@ EVENTS = Counter(
 OCCURRENCES = Counter("orchestration_occurrences_total", "Occurrences produced")
 PROJECTED = Counter("orchestration_history_records_projected_total", "History records projected")
 
-# Batches bound the memory a worker holds and the work a crash replays:
-# 500 records or 50 ms, whichever comes first, keeps p99 latency low at idle
-# and amortises broker acks and database round trips under load.
-MATCH_BATCH = 500
-MATCH_WITHIN = 0.05
-PROJECT_BATCH = 1000
-PROJECT_WITHIN = 0.1
-
-
-def _batches(stream: faust.StreamT[bytes]) -> faust.Stream[bytes]:
-    # Agents receive a Stream; StreamT merely does not declare take_events.
-    return cast(faust.Stream[bytes], stream)
+# Batches bound the memory a worker holds and the work a crash replays;
+# within a batch, broker acks and database round trips are amortised.
+MATCH_BATCH = 1000
+PROJECT_BATCH = 2000
 
 
 class Worker:
-    def __init__(self, kafka: KafkaSettings, db: AsyncEngine, *, app_id: str | None = None) -> None:
+    def __init__(self, kafka: KafkaSettings, db: AsyncEngine) -> None:
         self.kafka = kafka
         self.topics = Topics.from_settings(kafka)
         self.index = TriggerIndex()
         self.reader = DefinitionsReader(kafka, self.topics.definitions, self.index)
         self.writer = ProjectionWriter(db)
-        self.app = create_app(kafka, app_id=app_id)
-        self._register_agents()
-
-    def _register_agents(self) -> None:
-        app, topics = self.app, self.topics
-        inbound = app.topic(
-            *topics.inbound,
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
+        self._producer: AIOKafkaProducer | None = None
+        self.matcher = BatchConsumer(
+            kafka,
+            self.topics.inbound,
+            self._match_batch,
+            group_id=kafka.consumer_group,
+            name="match",
+            max_records=MATCH_BATCH,
         )
-        history = raw_topic(app, topics.history)
-        dead_letters = raw_topic(app, topics.dead_letter)
-        reader, index, kafka = self.reader, self.index, self.kafka
+        self.projector = BatchConsumer(
+            kafka,
+            [self.topics.history],
+            self._project_batch,
+            group_id=f"{kafka.consumer_group}.projector",
+            name="project",
+            max_records=PROJECT_BATCH,
+        )
 
-        async def match(stream: faust.StreamT[bytes]) -> None:
-            await reader.ready.wait()
-            async for events in _batches(stream).take_events(MATCH_BATCH, within=MATCH_WITHIN):
-                pending = []
-                for event in events:
-                    msg = event.message
-                    coordinates = f"{msg.topic}/{msg.partition}/{msg.offset}"
-                    result = match_record(
-                        msg.value,
-                        decode_headers(msg.headers),
-                        index,
-                        coordinates=coordinates,
-                        max_bytes=kafka.max_event_bytes,
+    async def _match_batch(self, records: Sequence[Record]) -> None:
+        assert self._producer is not None
+        producer, topics, index, kafka = self._producer, self.topics, self.index, self.kafka
+        pending = []
+        for record in records:
+            coordinates = f"{record.topic}/{record.partition}/{record.offset}"
+            result = match_record(
+                record.value,
+                decode_headers(record.headers),
+                index,
+                coordinates=coordinates,
+                max_bytes=kafka.max_event_bytes,
+            )
+            if result.dead_letter_reason is not None:
+                EVENTS.labels("dead_letter").inc()
+                log.warning(
+                    "event.dead_lettered", source=coordinates, reason=result.dead_letter_reason
+                )
+            else:
+                EVENTS.labels("matched" if result.matched else "unmatched").inc()
+            for failure in result.filter_errors:
+                log.info(
+                    "trigger.filter_failed",
+                    source=coordinates,
+                    trigger=failure.trigger.trigger.id,
+                    error=failure.error,
+                )
+            for out in result.outputs:
+                target = topics.dead_letter if out.dead_letter else topics.history
+                pending.append(
+                    await producer.send(
+                        target, key=out.key, value=out.value, headers=list(out.headers)
                     )
-                    if result.dead_letter_reason is not None:
-                        EVENTS.labels("dead_letter").inc()
-                        log.warning(
-                            "event.dead_lettered",
-                            source=coordinates,
-                            reason=result.dead_letter_reason,
-                        )
-                    else:
-                        EVENTS.labels("matched" if result.matched else "unmatched").inc()
-                    for failure in result.filter_errors:
-                        log.info(
-                            "trigger.filter_failed",
-                            source=coordinates,
-                            trigger=failure.trigger.trigger.id,
-                            error=failure.error,
-                        )
-                    for out in result.outputs:
-                        target = dead_letters if out.dead_letter else history
-                        pending.append(
-                            await target.send(
-                                key=out.key, value=out.value, headers=list(out.headers)
-                            )
-                        )
-                    OCCURRENCES.inc(result.matched)
-                # Wait for the broker to acknowledge every record before the
-                # batch is acked: offsets never run ahead of what was produced.
-                if pending:
-                    await asyncio.gather(*pending)
+                )
+            OCCURRENCES.inc(result.matched)
+        # Every record must be acknowledged before the batch's offsets are
+        # committed: offsets never run ahead of what was produced.
+        if pending:
+            await asyncio.gather(*pending)
 
-        async def project(stream: faust.StreamT[bytes]) -> None:
-            async for events in _batches(stream).take_events(PROJECT_BATCH, within=PROJECT_WITHIN):
-                records: list[dict[str, Any]] = []
-                for event in events:
-                    try:
-                        records.append(codec.loads(event.message.value or b""))
-                    except ValueError:
-                        log.error(
-                            "history.unreadable",
-                            source=f"{event.message.partition}/{event.message.offset}",
-                        )
-                await self._write_forever(records)
-                PROJECTED.inc(len(records))
-
-        app.agent(inbound, name="match")(match)
-        app.agent(history, name="project")(project)
+    async def _project_batch(self, records: Sequence[Record]) -> None:
+        decoded: list[dict[str, Any]] = []
+        for record in records:
+            try:
+                decoded.append(codec.loads(record.value or b""))
+            except ValueError:
+                log.error("history.unreadable", source=f"{record.partition}/{record.offset}")
+        await self._write_forever(decoded)
+        PROJECTED.inc(len(decoded))
 
     async def _write_forever(self, records: list[dict[str, Any]]) -> None:
         # Never give up: the batch's offsets must not be committed before its
-        # rows are, and raising out of the agent would ack the batch anyway.
+        # rows are.
         async for attempt in AsyncRetrying(
             wait=wait_exponential(multiplier=0.2, max=30),
             retry=retry_if_exception_type(Exception),
@@ -151,10 +137,35 @@ class Worker:
     async def start(self) -> None:
         await ensure_topics(self.kafka, self.topics)
         await self.reader.start()
-        await self.app.start()
-        log.info("worker.started", inbound=list(self.topics.inbound), group=self.app.conf.id)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.kafka.kafka_bootstrap_servers,
+            enable_idempotence=True,
+            acks="all",
+            # A few ms of lingering turns a batch's records into a handful of
+            # produce requests instead of one each.
+            linger_ms=5,
+            max_request_size=max(self.kafka.max_event_bytes * 2, 1_048_576),
+        )
+        await self._producer.start()
+        await self.matcher.start()
+        await self.projector.start()
+        log.info(
+            "worker.started", inbound=list(self.topics.inbound), group=self.kafka.consumer_group
+        )
+
+    async def wait_closed(self) -> None:
+        """Return when a consuming loop died (the process should exit and be restarted)."""
+        done, _ = await asyncio.wait(
+            [self.matcher.task, self.projector.task], return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("worker.loop_died", error=repr(task.exception()))
 
     async def stop(self) -> None:
-        await self.app.stop()
+        await self.matcher.stop()
+        await self.projector.stop()
+        if self._producer is not None:
+            await self._producer.stop()
         await self.reader.stop()
         log.info("worker.stopped")

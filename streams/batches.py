@@ -1,0 +1,133 @@
+"""Batch consumption on aiokafka for the hot paths (matching, projection).
+
+Faust's per-event machinery measured ~6x slower than `getmany` here (6,000
+vs 35,000 records/s consumed on this 2-core machine, before any work), so
+the two loops that see every event read whole batches straight from
+aiokafka. The contract is at-least-once with commits after the work:
+
+1. `getmany` up to `max_records`;
+2. the handler processes the whole batch (it must be idempotent: a batch is
+   redelivered after a crash or a rebalance);
+3. offsets are committed only when the handler returned.
+
+A handler that raises is retried from the last committed offsets after a
+back-off, so a bug or an outage never skips records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeAlias
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from streams.settings import KafkaSettings
+
+log = structlog.get_logger(__name__)
+
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+Handler = Callable[[Sequence[Record]], Awaitable[None]]
+
+
+class BatchConsumer:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        topics: Sequence[str],
+        handler: Handler,
+        *,
+        group_id: str,
+        name: str,
+        max_records: int = 1000,
+        idle_ms: int = 100,
+    ) -> None:
+        self._settings = settings
+        self._topics = list(topics)
+        self._handler = handler
+        self._group_id = group_id
+        self.name = name
+        self._max_records = max_records
+        self._idle_ms = idle_ms
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.assigned = asyncio.Event()
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            group_id=self._group_id,
+            enable_auto_commit=False,
+            # A new group starts at the beginning: events published before the
+            # first worker joined are still processed.
+            auto_offset_reset="earliest",
+            # A dead worker's partitions move to the others within 10 s.
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
+            # Generous: a batch may wait on a slow database (the projector
+            # retries forever) without the member being evicted.
+            max_poll_interval_ms=600_000,
+            max_partition_fetch_bytes=max(self._settings.max_event_bytes * 2, 1_048_576),
+            fetch_max_bytes=max(self._settings.max_event_bytes * 8, 52_428_800),
+        )
+        await consumer.start()
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._run(), name=f"{self.name}-loop")
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer
+        backoff = 0.5
+        while True:
+            batch = await consumer.getmany(timeout_ms=self._idle_ms, max_records=self._max_records)
+            if consumer.assignment():
+                self.assigned.set()
+            if not batch:
+                continue
+            # Partition order is kept; across partitions order never mattered.
+            records = [r for tp in sorted(batch, key=lambda t: t.partition) for r in batch[tp]]
+            try:
+                await self._handler(records)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("batch.handler_failed", consumer=self.name, records=len(records))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                # Nothing of this batch was committed: read it again.
+                for tp in batch:
+                    await self._rewind(consumer, tp)
+                continue
+            backoff = 0.5
+            try:
+                await consumer.commit()
+            except (CommitFailedError, KafkaError) as exc:
+                # A rebalance took the partitions away mid-batch: the new owner
+                # re-reads from the last commit; idempotent sinks absorb it.
+                log.warning("batch.commit_failed", consumer=self.name, error=str(exc))
+
+    @staticmethod
+    async def _rewind(consumer: AIOKafkaConsumer, tp: object) -> None:
+        committed = await consumer.committed(tp)
+        if committed is None:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, committed)
+
+    @property
+    def task(self) -> asyncio.Task[None]:
+        """The consuming loop; it only ends by cancellation or a fatal error."""
+        assert self._task is not None, "start() first"
+        return self._task
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
