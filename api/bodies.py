@@ -36,9 +36,28 @@ def decode_json(body: bytes) -> Any:
     if not body.strip():
         return None
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise validation(f"unmarshalling json body: {exc}") from None
+    if b"\\u0000" in body:
+        _reject_nul(value)
+    return value
+
+
+def _reject_nul(value: Any) -> None:
+    """PostgreSQL text and jsonb cannot hold U+0000: refuse it up front (a 400,
+    not a database error)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise validation("validating data: strings must not contain NUL (\\u0000)")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 async def json_body(request: Request) -> Any:
@@ -53,7 +72,9 @@ async def workflow_body(request: Request) -> Any:
             document = yaml.load(body, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as exc:
             raise validation(f"unmarshalling yaml: {exc}") from None
-        return _yaml_to_json(document, [0])
+        value = _yaml_to_json(document, [0])
+        _reject_nul(value)
+        return value
     return decode_json(body)
 
 

@@ -1,4 +1,4 @@
-"""ASGI middleware: trailing slashes, body size bound."""
+"""ASGI middleware: trailing slashes, NUL characters, body size bound."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ class StripTrailingSlash:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            query: bytes = scope.get("query_string", b"")
+            # No id, name or cursor can hold U+0000 (PostgreSQL text cannot):
+            # answer 400 here rather than let the database driver fail.
+            if "\x00" in path or b"%00" in query or b"\x00" in query:
+                await _send_error(send, 400, b"path and query must not contain NUL characters")
+                return
             if len(path) > 1 and path.endswith("/"):
                 scope = dict(scope, path=path.rstrip("/") or "/")
         await self.app(scope, receive, send)
@@ -57,15 +63,15 @@ class BodyTooLarge(Exception):
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = (
-        b'{"errorCode":"VALIDATION","errorMessage":"request body exceeds '
-        + str(limit).encode()
-        + b' bytes"}'
-    )
+    await _send_error(send, 413, b"request body exceeds " + str(limit).encode() + b" bytes")
+
+
+async def _send_error(send: Send, status: int, message: bytes) -> None:
+    body = b'{"errorCode":"VALIDATION","errorMessage":"' + message + b'"}'
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [(b"content-type", b"application/json")],
         }
     )

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from api.gojson import go_json
 from streams import format_time
 
 
@@ -14,8 +15,10 @@ def _time(value: dt.datetime | None) -> str | None:
 
 
 def workflow_json(row: Mapping[Any, Any]) -> dict[str, Any]:
-    config = dict(row["config"])
-    config.setdefault("name", "")
+    config = dict(go_json(row["config"]))
+    # `"name": null` decodes to "" upstream (a Go string); echo it that way.
+    if not isinstance(config.get("name"), str):
+        config["name"] = ""
     # Upstream echoes `null` for a configuration without stages; the OpenAPI
     # schema (and the generated SDKs) require an array, so it is `[]` here.
     if config.get("stages") is None:

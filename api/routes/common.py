@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
@@ -18,7 +19,13 @@ class Version(StrEnum):
 
 
 def json_response(body: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+    try:
+        content = orjson.dumps(body)
+    except TypeError:
+        # An integer beyond 64 bits inside a stored document (event payloads
+        # are kept as received): the standard encoder writes it exactly.
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content, status_code=status_code, media_type="application/json")
 
 
 def data(body: Any, status_code: int = 200) -> Response:

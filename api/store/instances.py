@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import ColumnElement, and_, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.gojson import go_json
 from api.store._common import ACT, HIST, INST, STAGE, WF, Row, outbox, prefixed
 from engine import commands
 from streams import format_time
@@ -45,7 +46,7 @@ async def insert_instance(
         id=command_id,
         instance_id=instance_id,
         workflow_id=workflow["id"],
-        config=workflow["config"],
+        config=go_json(workflow["config"]),
         variables=dict(variables),
         created_at=format_time(now),
     )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.gojson import go_json
 from api.store._common import WF, Row, outbox
 from engine.definitions import WorkflowDefinition, workflow_record
 from streams import format_time
@@ -18,7 +19,7 @@ def _definition(row: Row) -> WorkflowDefinition:
     deleted = row["deleted_at"]
     return WorkflowDefinition(
         id=row["id"],
-        config=row["config"],
+        config=go_json(row["config"]),
         created_at=format_time(row["created_at"]),
         deleted_at=format_time(deleted) if deleted is not None else None,
     )

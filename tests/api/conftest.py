@@ -9,8 +9,12 @@ another test left behind except where a module says so.
 from __future__ import annotations
 
 import re
+import socket
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+import uvicorn
 import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
@@ -142,6 +147,11 @@ def _inline(schema: Any, uri: str) -> Any:
 
 
 @pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
 def conformance() -> Conformance:
     return Conformance.load()
 
@@ -213,6 +223,42 @@ def make_client(
 async def client(make_client: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
     async with make_client() as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def live_server(database_url: str, kafka_settings: KafkaSettings) -> Callable[..., Any]:
+    """Factory: a real uvicorn server on 127.0.0.1 (free port) in a thread;
+    yields its base URL and stops it on exit."""
+
+    @contextmanager
+    def serve(*, relay: bool = True, **overrides: Any) -> Iterator[str]:
+        app = create_app(
+            api_settings(**overrides),
+            DatabaseSettings(database_url=database_url),
+            kafka_settings,
+            relay=relay,
+        )
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 60
+            while not server.started:
+                assert thread.is_alive(), "the API server died while starting"
+                assert time.monotonic() < deadline, "the API server did not start"
+                time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(30)
+            sock.close()
+
+    return serve
 
 
 # -- data helpers ---------------------------------------------------------------
