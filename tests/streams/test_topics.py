@@ -1,0 +1,83 @@
+"""`streams.ensure_topics` against the real broker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from streams import KafkaSettings, Topics, ensure_topics
+from tests.streams.kafka_helpers import create_topic, read_topic, topic_configs, topic_partitions
+
+pytestmark = pytest.mark.integration
+
+
+def all_names(topics: Topics) -> list[str]:
+    return [
+        *topics.inbound,
+        topics.definitions,
+        topics.commands,
+        topics.history,
+        topics.events,
+        topics.dead_letter,
+    ]
+
+
+async def test_ensure_topics_creates_every_topic_with_the_configured_partitions(
+    make_kafka_settings: Callable[..., KafkaSettings],
+) -> None:
+    settings = make_kafka_settings(partitions=3)
+    bootstrap = settings.kafka_bootstrap_servers
+
+    topics = await ensure_topics(settings)
+
+    assert topics == Topics.from_settings(settings)
+    for name in all_names(topics):
+        expected = 1 if name == topics.definitions else 3
+        assert await topic_partitions(bootstrap, name) == expected, name
+    definitions = await topic_configs(bootstrap, topics.definitions)
+    assert definitions["cleanup.policy"] == "compact"
+    assert definitions["min.compaction.lag.ms"] == "60000"
+    assert (await topic_configs(bootstrap, topics.commands))["cleanup.policy"] == "delete"
+
+
+async def test_ensure_topics_twice_changes_nothing(
+    make_kafka_settings: Callable[..., KafkaSettings],
+) -> None:
+    settings = make_kafka_settings()
+    bootstrap = settings.kafka_bootstrap_servers
+    topics = await ensure_topics(settings)
+    names = all_names(topics)
+    # A record in every topic: a topic deleted and created again would lose it.
+    async with AIOKafkaProducer(bootstrap_servers=bootstrap) as producer:
+        for name in names:
+            await producer.send_and_wait(name, b"v", key=b"k")
+
+    again = await ensure_topics(settings)
+
+    assert again == topics
+    for name in names:
+        assert [r.value for r in await read_topic(bootstrap, name)] == [b"v"], name
+        expected = 1 if name == topics.definitions else settings.partitions
+        assert await topic_partitions(bootstrap, name) == expected
+
+
+async def test_ensure_topics_leaves_an_existing_topic_as_it_is(
+    make_kafka_settings: Callable[..., KafkaSettings],
+) -> None:
+    """An inbound topic made elsewhere keeps its partition count.
+
+    That count, not `settings.partitions`, is what a faust table keyed by
+    its events must match (see test_faust_partitions.py).
+    """
+    settings = make_kafka_settings(partitions=4)
+    bootstrap = settings.kafka_bootstrap_servers
+    existing = settings.topics[0]
+    await create_topic(bootstrap, existing, partitions=1)
+
+    topics = await ensure_topics(settings)
+
+    assert await topic_partitions(bootstrap, existing) == 1
+    assert await topic_partitions(bootstrap, topics.inbound[1]) == 4
+    assert await topic_partitions(bootstrap, topics.commands) == 4
