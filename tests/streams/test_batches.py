@@ -45,7 +45,7 @@ async def committed(bootstrap: str, group: str, topic: str) -> int | None:
 
 async def until(condition: Callable[[], bool]) -> None:
     async with asyncio.timeout(30):
-        while not condition():  # noqa: ASYNC110 - polling a plain list
+        while not condition():
             await asyncio.sleep(0.05)
 
 
