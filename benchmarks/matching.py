@@ -204,8 +204,10 @@ def main() -> None:
         pipe = asyncio.run(bench_pipeline(bootstrap, database, args.events, args.triggers))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    print(f"\n{args.events} ledger events, {args.triggers} triggers on the type "
-          f"(each event matches {args.triggers // 10}), one worker process, 2-core machine\n")
+    print(
+        f"\n{args.events} ledger events, {args.triggers} triggers on the type "
+        f"(each event matches {args.triggers // 10}), one worker process, 2-core machine\n"
+    )
     print("| stage | events/s | occurrences/s | p50 | p99 | notes |")
     print("|---|---|---|---|---|---|")
     print(

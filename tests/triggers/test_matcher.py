@@ -7,7 +7,8 @@ from triggers import FilterFailure, Match, Trigger, compile_trigger, evaluate, e
 pytestmark = pytest.mark.unit
 
 PAYLOAD = b"""{"ledger": "main", "transactions": [{"id": 57, "metadata": {"order": "A-17"},
-  "postings": [{"source": "world", "destination": "users:042", "amount": 1500, "asset": "EUR/2"}]}]}"""
+  "postings": [{"source": "world", "destination": "users:042",
+                "amount": 1500, "asset": "EUR/2"}]}]}"""
 
 
 def env() -> dict[str, Any]:
