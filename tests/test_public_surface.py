@@ -1,0 +1,69 @@
+"""Each package exports a small, deliberate surface; changing it is a decision."""
+
+import importlib
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+SURFACES = {
+    "streams": {
+        "BatchConsumer",
+        "Envelope",
+        "KafkaSettings",
+        "MalformedEvent",
+        "Record",
+        "Topics",
+        "codec",
+        "create_app",
+        "decode_envelope",
+        "ensure_topics",
+        "format_time",
+        "new_envelope",
+        "raw_topic",
+    },
+    "triggers": {
+        "CompiledTrigger",
+        "FilterFailure",
+        "InvalidTrigger",
+        "Match",
+        "Trigger",
+        "TriggerError",
+        "TriggerIndex",
+        "compile_trigger",
+        "evaluate",
+        "event_identity",
+        "instance_id",
+        "occurrence_id",
+    },
+    "engine.worker": {"Worker"},
+    "engine.db": {"create_db_engine", "migrate", "schema"},
+    "compose.localstack": {
+        "KAFKA_VERSION",
+        "KafkaBroker",
+        "LocalStackError",
+        "PostgresCluster",
+        "free_port",
+    },
+}
+
+
+@pytest.mark.parametrize("package", sorted(SURFACES))
+def test_export_list_is_pinned(package: str) -> None:
+    module = importlib.import_module(package)
+    assert set(module.__all__) == SURFACES[package]
+    for name in module.__all__:
+        assert hasattr(module, name), name
+
+
+def test_triggers_never_imports_engine_or_api() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, triggers, triggers.expr; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('engine', 'api', 'compose')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
