@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, insert, select
+from sqlalchemy import ColumnElement, Select, and_, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.gojson import go_json
@@ -93,12 +94,23 @@ async def list_instances(
     limit: int | None = None,
 ) -> Sequence[tuple[Row, Row]]:
     """Instances of live workflows, with their workflow; no status rows."""
+    query = list_instances_query(
+        workflow_id=workflow_id, running=running, offset=offset, limit=limit
+    )
+    rows = (await conn.execute(query)).mappings().all()
+    return [(r, prefixed(r, "wf_", WF.c)) for r in rows]
+
+
+def list_instances_query(
+    *, workflow_id: str = "", running: bool = False, offset: int = 0, limit: int | None = None
+) -> Select[Any]:
     conditions: list[ColumnElement[bool]] = [WF.c.deleted_at.is_(None)]
     if workflow_id:
         conditions.append(INST.c.workflow_id == workflow_id)
     if running:
-        conditions.append(INST.c.terminated.is_(False))
-    query = (
+        # Spelled as the partial indexes' predicate (NOT terminated) so they apply.
+        conditions.append(~INST.c.terminated)
+    return (
         select(INST, *(c.label(f"wf_{c.name}") for c in WF.c))
         .select_from(INST.join(WF, WF.c.id == INST.c.workflow_id))
         .where(and_(*conditions))
@@ -106,8 +118,6 @@ async def list_instances(
         .offset(offset)
         .limit(limit)
     )
-    rows = (await conn.execute(query)).mappings().all()
-    return [(r, prefixed(r, "wf_", WF.c)) for r in rows]
 
 
 async def list_instance_history(conn: AsyncConnection, instance_id: str) -> Sequence[Row]:

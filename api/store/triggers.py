@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.store._common import INST, OCC, TR, Row, outbox, prefixed
@@ -41,14 +42,21 @@ async def get_trigger(conn: AsyncConnection, trigger_id: str) -> Row | None:
 async def list_triggers(
     conn: AsyncConnection, *, name: str = "", offset: int = 0, limit: int | None = None
 ) -> Sequence[Row]:
+    query = list_triggers_query(name=name, offset=offset, limit=limit)
+    rows: Sequence[Row] = (await conn.execute(query)).mappings().all()
+    return rows
+
+
+def list_triggers_query(
+    *, name: str = "", offset: int = 0, limit: int | None = None
+) -> Select[Any]:
     query = select(TR).where(TR.c.deleted_at.is_(None))
     if name:
         # Case-insensitive substring, as upstream's fix does; the pattern's
         # own wildcards are escaped so a name is matched literally.
         escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(TR.c.name.ilike(f"%{escaped}%", escape="\\"))
-    query = query.order_by(TR.c.created_at, TR.c.id).offset(offset).limit(limit)
-    return (await conn.execute(query)).mappings().all()
+    return query.order_by(TR.c.created_at, TR.c.id).offset(offset).limit(limit)
 
 
 async def delete_trigger(conn: AsyncConnection, trigger_id: str, *, topic: str) -> bool:
@@ -68,16 +76,24 @@ async def list_occurrences(
     conn: AsyncConnection, trigger_id: str, *, offset: int = 0, limit: int | None = None
 ) -> Sequence[tuple[Row, Row | None]]:
     """Occurrences of a trigger, deleted or not, with the instance each started."""
-    inst = INST.alias("inst")
-    query = (
-        select(OCC, *(c.label(f"inst_{c.name}") for c in inst.c))
-        .select_from(OCC.outerjoin(inst, inst.c.id == OCC.c.workflow_instance_id))
+    query = list_occurrences_query(trigger_id, offset=offset, limit=limit)
+    return [
+        (row, prefixed(row, "inst_", _INST.c) if row["inst_id"] is not None else None)
+        for row in (await conn.execute(query)).mappings().all()
+    ]
+
+
+_INST = INST.alias("inst")
+
+
+def list_occurrences_query(
+    trigger_id: str, *, offset: int = 0, limit: int | None = None
+) -> Select[Any]:
+    return (
+        select(OCC, *(c.label(f"inst_{c.name}") for c in _INST.c))
+        .select_from(OCC.outerjoin(_INST, _INST.c.id == OCC.c.workflow_instance_id))
         .where(OCC.c.trigger_id == trigger_id)
         .order_by(OCC.c.date, OCC.c.id)
         .offset(offset)
         .limit(limit)
     )
-    return [
-        (row, prefixed(row, "inst_", inst.c) if row["inst_id"] is not None else None)
-        for row in (await conn.execute(query)).mappings().all()
-    ]

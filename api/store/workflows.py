@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.gojson import go_json
@@ -45,17 +45,22 @@ async def get_workflow(conn: AsyncConnection, workflow_id: str) -> Row | None:
     return (await conn.execute(query)).mappings().first()
 
 
-async def list_workflows(
-    conn: AsyncConnection, *, offset: int = 0, limit: int | None = None
-) -> Sequence[Row]:
-    query = (
+def list_workflows_query(*, offset: int = 0, limit: int | None = None) -> Select[Any]:
+    return (
         select(WF)
         .where(WF.c.deleted_at.is_(None))
         .order_by(WF.c.created_at, WF.c.id)
         .offset(offset)
         .limit(limit)
     )
-    return (await conn.execute(query)).mappings().all()
+
+
+async def list_workflows(
+    conn: AsyncConnection, *, offset: int = 0, limit: int | None = None
+) -> Sequence[Row]:
+    query = list_workflows_query(offset=offset, limit=limit)
+    rows: Sequence[Row] = (await conn.execute(query)).mappings().all()
+    return rows
 
 
 async def delete_workflow(conn: AsyncConnection, workflow_id: str, *, topic: str) -> bool:
