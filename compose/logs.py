@@ -46,5 +46,7 @@ def configure_logging(settings: LogSettings | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # aiokafka logs every coordinator hiccup at ERROR during normal rebalances.
+    # aiokafka logs every coordinator hiccup at ERROR during normal rebalances;
+    # httpx logs each request at INFO (the dev stack's health polling).
     logging.getLogger("aiokafka").setLevel(max(level, logging.WARNING))
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
