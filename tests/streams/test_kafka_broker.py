@@ -224,6 +224,10 @@ def _consumer(bootstrap: str, topic: str, group: str) -> AIOKafkaConsumer:
     )
 
 
+async def _no_leave() -> None:
+    return None
+
+
 async def _process_and_commit(consumer: AIOKafkaConsumer, done: list[bytes]) -> int:
     """One poll: handle the records, then commit exactly what was handled."""
     batch = await consumer.getmany(timeout_ms=200)
@@ -316,7 +320,3 @@ async def test_group_rebalance_hands_partitions_over_at_committed_offsets(
     offsets = await committed_offsets(kafka_bootstrap, group, topic, partitions)
     assert offsets == {p: 80 // partitions for p in range(partitions)}
     print(f"handover after b {departure}: {handover:.1f}s")
-
-
-async def _no_leave() -> None:
-    return None
