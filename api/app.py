@@ -2,7 +2,7 @@
 /api/orchestration (the Formance gateway prefix, so SDKs pointed at a stack
 URL reach this service directly).
 
-Request path, outermost first: trailing-slash folding, telemetry (access log
+Request path, outermost first: path folding (trailing slash, gateway prefix), telemetry (access log
 and metrics, which read the matched route template), body size bound, the
 catch-all that turns an escaped exception into an `INTERNAL` envelope, then
 FastAPI's routing, where every v1/v2 route depends on `authenticate`.
@@ -11,6 +11,7 @@ FastAPI's routing, where every v1/v2 route depends on `authenticate`.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,9 +19,10 @@ import structlog
 from fastapi import Depends, FastAPI
 
 from api.auth import Authenticator, authenticate
+from api.database import use_fast_json
 from api.deps import Services
 from api.errors import InternalErrors, install_error_handlers
-from api.middleware import BodySizeLimit, BodyTooLarge, StripTrailingSlash
+from api.middleware import GATEWAY_PREFIX, BodySizeLimit, BodyTooLarge, NormalisePath
 from api.outbox import OutboxRelay
 from api.routes import info, instances, runs, triggers, workflows
 from api.routes.common import Version
@@ -32,8 +34,6 @@ from streams import KafkaSettings, Topics, ensure_topics
 from triggers import expr
 
 log = structlog.get_logger(__name__)
-
-GATEWAY_PREFIX = "/api/orchestration"
 
 
 def create_app(
@@ -54,6 +54,7 @@ def create_app(
         if settings.migrate_on_start:
             await asyncio.to_thread(migrate, database.database_url.get_secret_value())
         db = create_db_engine(database)
+        use_fast_json(db)
         topics = Topics.from_settings(kafka)
         outbox: OutboxRelay | None = None
         if relay:
@@ -69,6 +70,10 @@ def create_app(
             fetch=expr.http_fetcher(settings.stack_url) if settings.stack_url else None,
         )
         app.state.services = services
+        # What exists now lives as long as the process: keep it out of the
+        # collector's full passes (fewer long pauses under load).
+        gc.collect()
+        gc.freeze()
         log.info("api.started", version=settings.version, auth=authenticator is not None)
         try:
             yield
@@ -94,27 +99,27 @@ def create_app(
     install_error_handlers(app)
     if settings.metrics_enabled:
         app.include_router(info.metrics_router())
-    secured = [Depends(authenticate)]
+    # No dependency at all when auth is off: resolving one costs ~0.2 ms.
+    secured = [Depends(authenticate)] if authenticator is not None else []
     # Routers carry their full prefix themselves, so each route's path is its
-    # whole template (what metrics and access logs report).
-    for gateway in ("", GATEWAY_PREFIX):
-        app.include_router(info.build_router(gateway, health=True))
-        # Upstream lacks /v2/_info although its OpenAPI file and SDKs call it.
-        app.include_router(info.build_router(f"{gateway}/v2", health=False))
-        for version, sub in ((Version.V1, ""), (Version.V2, "/v2")):
-            prefix = f"{gateway}{sub}"
-            for router in (
-                workflows.build_router(version, prefix),
-                runs.build_router(prefix),
-                instances.build_router(version, prefix),
-                triggers.build_router(version, prefix),
-            ):
-                app.include_router(router, dependencies=secured)
+    # whole template (what metrics and access logs report). The gateway prefix
+    # is folded away by NormalisePath.
+    app.include_router(info.build_router(health=True))
+    # Upstream lacks /v2/_info although its OpenAPI file and SDKs call it.
+    app.include_router(info.build_router("/v2", health=False))
+    for version, prefix in ((Version.V1, ""), (Version.V2, "/v2")):
+        for router in (
+            workflows.build_router(version, prefix),
+            runs.build_router(prefix),
+            instances.build_router(version, prefix),
+            triggers.build_router(version, prefix),
+        ):
+            app.include_router(router, dependencies=secured)
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(InternalErrors, passthrough=(BodyTooLarge,))
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestTelemetry, metrics=app.state.metrics, access_log=settings.access_log)
-    app.add_middleware(StripTrailingSlash)
+    app.add_middleware(NormalisePath)
     return app
 
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+GATEWAY_PREFIX = "/api/orchestration"
 
-class StripTrailingSlash:
-    """`/workflows/` and `/workflows` are the same route (upstream accepts both)."""
+
+class NormalisePath:
+    """One route table for every spelling of a path.
+
+    `/workflows/` and `/workflows` are the same route (upstream accepts both),
+    and `/api/orchestration/...` (the Formance gateway prefix, which SDKs use)
+    is the same as `/...`: stripping it here halves the routes to match.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -20,8 +27,15 @@ class StripTrailingSlash:
             if "\x00" in path or b"%00" in query or b"\x00" in query:
                 await _send_error(send, 400, b"path and query must not contain NUL characters")
                 return
+            original = path
+            if path.startswith(GATEWAY_PREFIX) and path[
+                len(GATEWAY_PREFIX) : len(GATEWAY_PREFIX) + 1
+            ] in ("", "/"):
+                path = path[len(GATEWAY_PREFIX) :] or "/"
             if len(path) > 1 and path.endswith("/"):
-                scope = dict(scope, path=path.rstrip("/") or "/")
+                path = path.rstrip("/") or "/"
+            if path is not original:
+                scope = dict(scope, path=path)
         await self.app(scope, receive, send)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.deps import ServicesDep
+from api.deps import services_of
 
 
 def build_router(prefix: str = "", *, health: bool) -> APIRouter:
@@ -19,8 +19,8 @@ def build_router(prefix: str = "", *, health: bool) -> APIRouter:
             return {"default": "OK"}
 
     @router.get("/_info")
-    async def info(services: ServicesDep) -> dict[str, Any]:
-        return {"version": services.settings.version}
+    async def info(request: Request) -> dict[str, Any]:
+        return {"version": services_of(request).settings.version}
 
     return router
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
 
 from api import store
-from api.deps import ServicesDep
+from api.deps import services_of
 from api.errors import not_found
 from api.pagination import page_query
 from api.routes.common import Version, data, list_response, truthy
-from api.serialize import instance_history_json, instance_json, stage_history_json
+from api.serialize import (
+    instance_history_json,
+    instance_json,
+    stage_history_json,
+    workflow_json,
+)
 
 # Stage numbers are Postgres integers; anything larger never started.
 _MAX_STAGE = 2**31 - 1
@@ -20,20 +27,25 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
 
     @router.get("/instances")
     async def list_instances(
-        services: ServicesDep,
-        workflowID: str = "",
-        running: str | None = None,
-        cursor: str | None = None,
-        pageSize: str | None = None,
+        request: Request,
     ) -> Response:
-        filters = {"WorkflowID": workflowID, "Running": truthy(running)}
-        query = page_query(cursor, pageSize, filters) if version is Version.V2 else None
+        services = services_of(request)
+        params = request.query_params
+        filters = {
+            "WorkflowID": params.get("workflowID", ""),
+            "Running": truthy(params.get("running")),
+        }
+        query = (
+            page_query(params.get("cursor"), params.get("pageSize"), filters)
+            if version is Version.V2
+            else None
+        )
         if query is not None:
             filters = {
                 "WorkflowID": query.filter("WorkflowID", str, ""),
                 "Running": query.filter("Running", bool, False),
             }
-        async with services.db.connect() as conn:
+        async with services.reader.connect() as conn:
             rows = await store.list_instances(
                 conn,
                 workflow_id=str(filters["WorkflowID"]),
@@ -41,11 +53,20 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
                 offset=query.offset if query else 0,
                 limit=query.limit if query else None,
             )
-        return list_response(version, query, [instance_json(r, workflow=w) for r, w in rows])
+        # Every item embeds its workflow; most lists hold few distinct ones.
+        workflows: dict[str, dict[str, Any]] = {}
+        items = []
+        for row, workflow in rows:
+            embedded = workflows.get(workflow["id"])
+            if embedded is None:
+                embedded = workflows[workflow["id"]] = workflow_json(workflow)
+            items.append(instance_json(row, workflow_json_=embedded))
+        return list_response(version, query, items)
 
     @router.get("/instances/{instance_id}")
-    async def get_instance(instance_id: str, services: ServicesDep) -> Response:
-        async with services.db.connect() as conn:
+    async def get_instance(instance_id: str, request: Request) -> Response:
+        services = services_of(request)
+        async with services.reader.connect() as conn:
             found = await store.get_instance(conn, instance_id)
         if found is None:
             raise not_found("Instance not found")
@@ -53,21 +74,23 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
         return data(instance_json(row, workflow=workflow, statuses=statuses))
 
     @router.get("/instances/{instance_id}/history")
-    async def instance_history(instance_id: str, services: ServicesDep) -> Response:
-        async with services.db.connect() as conn:
+    async def instance_history(instance_id: str, request: Request) -> Response:
+        services = services_of(request)
+        async with services.reader.connect() as conn:
             if await store.get_instance_row(conn, instance_id) is None:
                 raise not_found("Instance not found")
             rows = await store.list_instance_history(conn, instance_id)
         return data([instance_history_json(r) for r in rows])
 
     @router.get("/instances/{instance_id}/stages/{number}/history")
-    async def stage_history(instance_id: str, number: str, services: ServicesDep) -> Response:
+    async def stage_history(instance_id: str, number: str, request: Request) -> Response:
+        services = services_of(request)
         try:
             stage = int(number, 10)
         except ValueError:
             # Upstream's router does not match the path: 404 (with an envelope here).
             raise not_found(f"invalid stage number '{number[:32]}'") from None
-        async with services.db.connect() as conn:
+        async with services.reader.connect() as conn:
             if await store.get_instance_row(conn, instance_id) is None:
                 raise not_found("Instance not found")
             if not 0 <= stage <= _MAX_STAGE or not await store.stage_started(

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 
 from api import store
 from api.bodies import decode_json, json_body, object_body, string_map
-from api.deps import Services, ServicesDep
+from api.deps import Services, services_of
 from api.errors import not_found, validation
 from api.routes.common import data, no_content, truthy
 from api.serialize import instance_json
@@ -42,7 +42,7 @@ async def _wait_for_termination(
     deadline = time.monotonic() + services.settings.wait_timeout
     pause = _FIRST_POLL_S
     while True:
-        async with services.db.connect() as conn:
+        async with services.reader.connect() as conn:
             found = await store.get_instance(conn, instance_id)
         if found is None:  # pragma: no cover - rows are never deleted
             raise not_found("Instance not found")
@@ -63,9 +63,9 @@ def build_router(prefix: str = "") -> APIRouter:
     router = APIRouter(prefix=prefix)
 
     @router.post("/workflows/{workflow_id}/instances")
-    async def run_workflow(
-        workflow_id: str, request: Request, services: ServicesDep, wait: str | None = None
-    ) -> Response:
+    async def run_workflow(workflow_id: str, request: Request) -> Response:
+        services = services_of(request)
+        wait = request.query_params.get("wait")
         variables: dict[str, str] = {}
         # Upstream reads the body only when Content-Length is positive.
         if _content_length(request) > 0:
@@ -88,7 +88,8 @@ def build_router(prefix: str = "") -> APIRouter:
         return data(await _wait_for_termination(services, row["id"], request), 201)
 
     @router.post("/instances/{instance_id}/events")
-    async def send_event(instance_id: str, request: Request, services: ServicesDep) -> Response:
+    async def send_event(instance_id: str, request: Request) -> Response:
+        services = services_of(request)
         body = await json_body(request)
         event = object_body({} if body is None else body, "validating data")
         name = event.get("name")
@@ -108,7 +109,8 @@ def build_router(prefix: str = "") -> APIRouter:
         return no_content()
 
     @router.put("/instances/{instance_id}/abort")
-    async def abort(instance_id: str, services: ServicesDep) -> Response:
+    async def abort(instance_id: str, request: Request) -> Response:
+        services = services_of(request)
         async with services.db.begin() as conn:
             row = await store.get_instance_row(conn, instance_id)
             if row is None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 
 from api import store
 from api.bodies import json_body, object_body
-from api.deps import ServicesDep
+from api.deps import services_of
 from api.errors import not_found, validation
 from api.pagination import page_query
 from api.routes.common import Version, data, list_response, no_content
@@ -43,14 +43,15 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
 
     @router.get("/triggers")
     async def list_triggers(
-        services: ServicesDep,
-        name: str = "",
-        cursor: str | None = None,
-        pageSize: str | None = None,
+        request: Request,
     ) -> Response:
+        services = services_of(request)
+        params = request.query_params
         # v1 pages too (upstream): same query, but only `data` is returned.
-        query = page_query(cursor, pageSize, {"Name": name})
-        async with services.db.connect() as conn:
+        query = page_query(
+            params.get("cursor"), params.get("pageSize"), {"Name": params.get("name", "")}
+        )
+        async with services.reader.connect() as conn:
             rows = await store.list_triggers(
                 conn, name=query.filter("Name", str, ""), offset=query.offset, limit=query.limit
             )
@@ -60,7 +61,8 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
         return list_response(version, query, items)
 
     @router.post("/triggers")
-    async def create_trigger(request: Request, services: ServicesDep) -> Response:
+    async def create_trigger(request: Request) -> Response:
+        services = services_of(request)
         trigger = _trigger_from_body(await json_body(request))
         try:
             compile_trigger(trigger)
@@ -74,15 +76,17 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
         return data(trigger_json(row), 201)
 
     @router.get("/triggers/{trigger_id}")
-    async def get_trigger(trigger_id: str, services: ServicesDep) -> Response:
-        async with services.db.connect() as conn:
+    async def get_trigger(trigger_id: str, request: Request) -> Response:
+        services = services_of(request)
+        async with services.reader.connect() as conn:
             row = await store.get_trigger(conn, trigger_id)
         if row is None:
             raise not_found("Trigger not found")
         return data(trigger_json(row))
 
     @router.delete("/triggers/{trigger_id}")
-    async def delete_trigger(trigger_id: str, services: ServicesDep) -> Response:
+    async def delete_trigger(trigger_id: str, request: Request) -> Response:
+        services = services_of(request)
         async with services.db.begin() as conn:
             deleted = await store.delete_trigger(
                 conn, trigger_id, topic=services.topics.definitions
@@ -95,16 +99,18 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
     @router.get("/triggers/{trigger_id}/occurrences")
     async def list_occurrences(
         trigger_id: str,
-        services: ServicesDep,
-        cursor: str | None = None,
-        pageSize: str | None = None,
+        request: Request,
     ) -> Response:
+        services = services_of(request)
+        params = request.query_params
         query = None
         if version is Version.V2:
-            query = page_query(cursor, pageSize, {"TriggerID": trigger_id})
+            query = page_query(
+                params.get("cursor"), params.get("pageSize"), {"TriggerID": trigger_id}
+            )
             # As upstream: with a cursor, the trigger id travels inside it.
             trigger_id = query.filter("TriggerID", str, trigger_id)
-        async with services.db.connect() as conn:
+        async with services.reader.connect() as conn:
             rows = await store.list_occurrences(
                 conn,
                 trigger_id,
@@ -116,16 +122,15 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
     if version is Version.V2:
 
         @router.post("/triggers/{trigger_id}/test")
-        async def test_trigger(
-            trigger_id: str, request: Request, services: ServicesDep
-        ) -> Response:
+        async def test_trigger(trigger_id: str, request: Request) -> Response:
+            services = services_of(request)
             try:
                 # Numbers as floats, exactly as the matcher sees an event.
                 payload = expr.decode_event(await request.body())
             except ValueError as exc:
                 raise validation(f"unmarshalling json body: {exc}") from None
             object_body(payload, "validating data")
-            async with services.db.connect() as conn:
+            async with services.reader.connect() as conn:
                 row = await store.get_trigger(conn, trigger_id)
             if row is None:
                 raise not_found("Trigger not found")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from api import store
 from api.bodies import workflow_body
-from api.deps import ServicesDep
+from api.deps import services_of
 from api.errors import not_found, validation
 from api.pagination import page_query
 from api.routes.common import Version, data, list_response, no_content
@@ -25,10 +25,16 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
 
     @router.get("/workflows")
     async def list_workflows(
-        services: ServicesDep, cursor: str | None = None, pageSize: str | None = None
+        request: Request,
     ) -> Response:
-        query = page_query(cursor, pageSize, None) if version is Version.V2 else None
-        async with services.db.connect() as conn:
+        services = services_of(request)
+        params = request.query_params
+        query = (
+            page_query(params.get("cursor"), params.get("pageSize"), None)
+            if version is Version.V2
+            else None
+        )
+        async with services.reader.connect() as conn:
             rows = await store.list_workflows(
                 conn,
                 offset=query.offset if query else 0,
@@ -37,7 +43,8 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
         return list_response(version, query, [workflow_json(r) for r in rows])
 
     @router.post("/workflows")
-    async def create_workflow(request: Request, services: ServicesDep) -> Response:
+    async def create_workflow(request: Request) -> Response:
+        services = services_of(request)
         raw = await workflow_body(request)
         try:
             # Every stage checked fully now: upstream only finds most of these
@@ -56,15 +63,17 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
         return data(workflow_json(row), 201)
 
     @router.get("/workflows/{workflow_id}")
-    async def get_workflow(workflow_id: str, services: ServicesDep) -> Response:
-        async with services.db.connect() as conn:
+    async def get_workflow(workflow_id: str, request: Request) -> Response:
+        services = services_of(request)
+        async with services.reader.connect() as conn:
             row = await store.get_workflow(conn, workflow_id)
         if row is None:
             raise not_found("Workflow not found")
         return data(workflow_json(row))
 
     @router.delete("/workflows/{workflow_id}")
-    async def delete_workflow(workflow_id: str, services: ServicesDep) -> Response:
+    async def delete_workflow(workflow_id: str, request: Request) -> Response:
+        services = services_of(request)
         if _UUID.fullmatch(workflow_id) is None:
             raise validation("invalid workflow id: not a UUID")
         async with services.db.begin() as conn:

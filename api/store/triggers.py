@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Integer, Select, String, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.store._common import INST, OCC, TR, Row, outbox, prefixed
@@ -34,9 +34,13 @@ async def insert_trigger(conn: AsyncConnection, trigger: Trigger, *, topic: str)
     return row
 
 
+_LIVE = select(TR).where(
+    TR.c.id == bindparam("trigger_id", type_=String), TR.c.deleted_at.is_(None)
+)
+
+
 async def get_trigger(conn: AsyncConnection, trigger_id: str) -> Row | None:
-    query = select(TR).where(TR.c.id == trigger_id, TR.c.deleted_at.is_(None))
-    return (await conn.execute(query)).mappings().first()
+    return (await conn.execute(_LIVE, {"trigger_id": trigger_id})).mappings().first()
 
 
 async def list_triggers(
@@ -76,24 +80,25 @@ async def list_occurrences(
     conn: AsyncConnection, trigger_id: str, *, offset: int = 0, limit: int | None = None
 ) -> Sequence[tuple[Row, Row | None]]:
     """Occurrences of a trigger, deleted or not, with the instance each started."""
-    query = list_occurrences_query(trigger_id, offset=offset, limit=limit)
+    params = {"trigger_id": trigger_id, "offset": offset, "limit": limit}
     return [
         (row, prefixed(row, "inst_", _INST.c) if row["inst_id"] is not None else None)
-        for row in (await conn.execute(query)).mappings().all()
+        for row in (await conn.execute(_OCCURRENCES, params)).mappings().all()
     ]
 
 
 _INST = INST.alias("inst")
+_OCCURRENCES = (
+    select(OCC, *(c.label(f"inst_{c.name}") for c in _INST.c))
+    .select_from(OCC.outerjoin(_INST, _INST.c.id == OCC.c.workflow_instance_id))
+    .where(OCC.c.trigger_id == bindparam("trigger_id", type_=String))
+    .order_by(OCC.c.date, OCC.c.id)
+    .offset(bindparam("offset", type_=Integer))
+    .limit(bindparam("limit", type_=Integer))
+)
 
 
 def list_occurrences_query(
     trigger_id: str, *, offset: int = 0, limit: int | None = None
 ) -> Select[Any]:
-    return (
-        select(OCC, *(c.label(f"inst_{c.name}") for c in _INST.c))
-        .select_from(OCC.outerjoin(_INST, _INST.c.id == OCC.c.workflow_instance_id))
-        .where(OCC.c.trigger_id == trigger_id)
-        .order_by(OCC.c.date, OCC.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
+    return _OCCURRENCES.params(trigger_id=trigger_id, offset=offset, limit=limit)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Integer, Select, String, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.gojson import go_json
@@ -39,27 +39,32 @@ async def insert_workflow(
     return row
 
 
+_LIVE = select(WF).where(
+    WF.c.id == bindparam("workflow_id", type_=String), WF.c.deleted_at.is_(None)
+)
+_LIST = (
+    select(WF)
+    .where(WF.c.deleted_at.is_(None))
+    .order_by(WF.c.created_at, WF.c.id)
+    .offset(bindparam("offset", type_=Integer))
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 async def get_workflow(conn: AsyncConnection, workflow_id: str) -> Row | None:
     """The live (not soft-deleted) workflow with this id."""
-    query = select(WF).where(WF.c.id == workflow_id, WF.c.deleted_at.is_(None))
-    return (await conn.execute(query)).mappings().first()
+    return (await conn.execute(_LIVE, {"workflow_id": workflow_id})).mappings().first()
 
 
 def list_workflows_query(*, offset: int = 0, limit: int | None = None) -> Select[Any]:
-    return (
-        select(WF)
-        .where(WF.c.deleted_at.is_(None))
-        .order_by(WF.c.created_at, WF.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
+    return _LIST.params(offset=offset, limit=limit)
 
 
 async def list_workflows(
     conn: AsyncConnection, *, offset: int = 0, limit: int | None = None
 ) -> Sequence[Row]:
-    query = list_workflows_query(offset=offset, limit=limit)
-    rows: Sequence[Row] = (await conn.execute(query)).mappings().all()
+    result = await conn.execute(_LIST, {"offset": offset, "limit": limit})
+    rows: Sequence[Row] = result.mappings().all()
     return rows
 
 

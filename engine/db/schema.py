@@ -59,7 +59,13 @@ workflow_instances = Table(
     Column("error", Text, nullable=True),
     # Instance variables (string map): not exposed by the API, needed to run.
     Column("variables", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    Index("workflow_instances_order", "created_at", "id"),
+    # Covers workflow_id: deep pages walk the index only (migration 0003).
+    Index(
+        "workflow_instances_order_covering",
+        "created_at",
+        "id",
+        postgresql_include=["workflow_id"],
+    ),
     Index("workflow_instances_by_workflow", "workflow_id", "created_at", "id"),
     Index(
         "workflow_instances_running",

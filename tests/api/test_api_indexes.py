@@ -85,13 +85,13 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "instances",
             list_instances_query(limit=16),
             "workflow_instances",
-            "workflow_instances_order",
+            "workflow_instances_order_covering",
         ),
         (
             "instances, deep page",
             list_instances_query(offset=15000, limit=16),
             "workflow_instances",
-            "workflow_instances_order",
+            "workflow_instances_order_covering",
         ),
         (
             "instances by workflow",

@@ -208,3 +208,23 @@ async def _read_topic(settings: KafkaSettings, topic: str, key: str, count: int)
         await consumer.stop()
     assert len(found) >= count, f"{len(found)} records for {key} on {topic}"
     return found[:count]
+
+
+async def test_huge_numbers_round_trip(client: httpx.AsyncClient) -> None:
+    """jsonb prints 6.3e166 as its integer digits; it must come back, not a 500."""
+    config = {"name": "n", "stages": [], "extra": {"big": 6.364513754204209e166}}
+    created = await client.post("/v2/workflows", json=config)
+    assert created.status_code == 201
+    read = await client.get(f"/v2/workflows/{created.json()['data']['id']}")
+    assert read.status_code == 200
+    assert read.json()["data"]["config"]["extra"]["big"] == pytest.approx(6.364513754204209e166)
+    assert (await client.delete(f"/v2/workflows/{created.json()['data']['id']}")).status_code == 204
+
+
+async def test_nul_characters_are_400(client: httpx.AsyncClient) -> None:
+    body = await client.post("/workflows", content=b'{"name": "a\\u0000b"}')
+    assert body.status_code == 400
+    path = await client.get("/workflows/a%00b")
+    assert path.status_code == 400
+    query = await client.get("/v2/triggers", params={"name": "a\x00"})
+    assert query.status_code == 400
