@@ -75,3 +75,18 @@ async def ensure_topics(settings: KafkaSettings, topics: Topics | None = None) -
     finally:
         await admin.close()
     return topics
+
+
+async def partition_count(settings: KafkaSettings, topic: str) -> int:
+    """Partitions of an existing topic (a group-less consumer has no metadata to ask)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described["error_code"] != 0:
+        raise RuntimeError(
+            f"topic {topic!r} cannot be described: Kafka error {described['error_code']}"
+        )
+    return len(described["partitions"])

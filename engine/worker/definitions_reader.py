@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from engine.definitions import WorkflowDefinition, decode_definition
 from streams import KafkaSettings
+from streams.topics import partition_count
 from triggers import InvalidTrigger, Trigger, TriggerIndex
 
 log = structlog.get_logger(__name__)
@@ -31,6 +32,7 @@ class DefinitionsReader:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        count = await partition_count(self._settings, self._topic)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._settings.kafka_bootstrap_servers,
             enable_auto_commit=False,
@@ -38,10 +40,7 @@ class DefinitionsReader:
         )
         await consumer.start()
         self._consumer = consumer
-        partitions = [
-            TopicPartition(self._topic, p)
-            for p in sorted(consumer.partitions_for_topic(self._topic) or {0})
-        ]
+        partitions = [TopicPartition(self._topic, p) for p in range(count)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
