@@ -10,12 +10,9 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import subprocess
-import tempfile
 import uuid
 from importlib import resources
 from pathlib import Path
-from types import TracebackType
 
 from compose.localstack._process import (
     LocalStackError,
@@ -23,10 +20,9 @@ from compose.localstack._process import (
     port_open,
     run,
     spawn,
-    tail,
-    terminate,
     wait_until,
 )
+from compose.localstack._server import LocalServer
 
 # 3.9.x, not 4.x: it keeps every protocol version aiokafka 0.14 negotiates,
 # including the v0 transaction APIs that 4.x no longer exercises in any client
@@ -109,7 +105,7 @@ log4j.logger.kafka.server.BrokerServer=INFO
 """
 
 
-class KafkaBroker:
+class KafkaBroker(LocalServer):
     """Format, start and stop one broker in `workdir`.
 
     Use as a context manager, or call `start()` / `stop()`.
@@ -118,21 +114,14 @@ class KafkaBroker:
     def __init__(
         self, workdir: Path | None = None, *, port: int | None = None, heap_mb: int = 512
     ) -> None:
-        self._owned = workdir is None
-        self.workdir: Path = workdir or Path(tempfile.mkdtemp(prefix="orchestration-kafka-"))
+        super().__init__(workdir, prefix="orchestration-kafka-", log_name="kafka.log")
         self.port = port or free_port()
         self.controller_port = free_port()
         self.heap_mb = heap_mb
-        self.log = self.workdir / "kafka.log"
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
 
     def _jvm(self, libs: Path) -> list[str]:
         java = _require("java")
@@ -185,24 +174,3 @@ class KafkaBroker:
             log=self.log,
         )
         return self.bootstrap_servers
-
-    def stop(self) -> None:
-        terminate(self._proc, grace=30)
-        self._proc = None
-        if self._owned:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def log_tail(self) -> str:
-        return tail(self.log)
-
-    def __enter__(self) -> KafkaBroker:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -11,10 +11,8 @@ import glob
 import os
 import pwd
 import shutil
-import subprocess
-import tempfile
+import signal
 from pathlib import Path
-from types import TracebackType
 
 from compose.localstack._process import (
     LocalStackError,
@@ -22,10 +20,9 @@ from compose.localstack._process import (
     port_open,
     run,
     spawn,
-    tail,
-    terminate,
     wait_until,
 )
+from compose.localstack._server import LocalServer
 
 _DB = "orchestration"
 
@@ -57,27 +54,21 @@ def _server_user() -> str | None:
     raise LocalStackError("running as root and no 'postgres' user exists to run the server")
 
 
-class PostgresCluster:
+class PostgresCluster(LocalServer):
     """initdb, start and stop one throwaway cluster in `workdir`."""
 
+    # SIGTERM is PostgreSQL's "smart" shutdown, which waits for clients;
+    # SIGINT is "fast": disconnect everyone and stop cleanly.
+    stop_signal = signal.SIGINT
+
     def __init__(self, workdir: Path | None = None, *, port: int | None = None) -> None:
-        # The server may run as another user, which cannot enter pytest's or a
-        # checkout's private directories: by default the cluster lives in its
-        # own fresh directory under the system temp dir, removed on stop.
-        self._owned = workdir is None
-        self.workdir: Path = workdir or Path(tempfile.mkdtemp(prefix="orchestration-pg-"))
+        super().__init__(workdir, prefix="orchestration-pg-", log_name="postgres.log")
         self.port = port or free_port()
         self.data = self.workdir / "data"
-        self.log = self.workdir / "postgres.log"
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{_DB}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
 
     def start(self, *, timeout: float = 60) -> str:
         bindir = find_bindir()
@@ -153,28 +144,3 @@ class PostgresCluster:
             user=user,
         )
         return self.url
-
-    def stop(self) -> None:
-        # SIGTERM is PostgreSQL's "smart" shutdown, which waits for clients;
-        # SIGINT is "fast": disconnect everyone and stop cleanly.
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(2)
-        terminate(self._proc, grace=30)
-        self._proc = None
-        if self._owned:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def log_tail(self) -> str:
-        return tail(self.log)
-
-    def __enter__(self) -> PostgresCluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
