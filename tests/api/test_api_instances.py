@@ -381,3 +381,27 @@ async def test_histories(client: httpx.AsyncClient, helpers: Any, db: Engine) ->
     bad = await client.get(f"/v2/instances/{instance_id}/stages/abc/history")
     assert bad.status_code == 404
     assert bad.json()["errorCode"] == "NOT_FOUND"
+
+
+async def test_wait_answers_when_the_server_stops(
+    make_client: Any, helpers: Any, db: Engine
+) -> None:
+    async with make_client(relay=False, wait_timeout=600) as client:
+        workflow = await helpers.create_workflow(client, helpers.wait)
+        waiting = asyncio.create_task(
+            client.post(f"/workflows/{workflow['id']}/instances", params={"wait": "true"})
+        )
+        for _ in range(600):  # until the instance exists, i.e. the poll has begun
+            with db.connect() as conn:
+                found = conn.execute(
+                    select(schema.workflow_instances.c.id).where(
+                        schema.workflow_instances.c.workflow_id == workflow["id"]
+                    )
+                ).first()
+            if found:
+                break
+            await asyncio.sleep(0.05)
+        client.app.state.services.stopping.set()  # type: ignore[attr-defined]
+        response = await waiting
+    assert response.status_code == 201
+    assert response.json()["data"]["terminated"] is False
