@@ -152,8 +152,10 @@ def reference_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def conformance() -> Conformance:
-    return Conformance.load()
+def conformance() -> Iterator[Conformance]:
+    checker = Conformance.load()
+    yield checker
+    print(f"\nOpenAPI conformance: {checker.checked} response bodies validated")
 
 
 # -- the app ------------------------------------------------------------------

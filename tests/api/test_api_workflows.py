@@ -188,6 +188,40 @@ async def test_definitions_reach_the_topic(
     assert deleted["deletedAt"] is not None
 
 
+async def test_trigger_definitions_reach_the_topic(
+    client: httpx.AsyncClient, kafka_settings: KafkaSettings, helpers: Any
+) -> None:
+    workflow = await helpers.create_workflow(client)
+    trigger = await helpers.create_trigger(client, workflow["id"], filter="true")
+    assert (await client.delete(f"/triggers/{trigger['id']}")).status_code == 204
+    topics = Topics.from_settings(kafka_settings)
+    (record,) = await _read_topic(kafka_settings, topics.definitions, f"trigger:{trigger['id']}", 1)
+    assert orjson.loads(record)["filter"] == "true"
+    tombstone = await _read_tombstone(
+        kafka_settings, topics.definitions, f"trigger:{trigger['id']}"
+    )
+    assert tombstone
+
+
+async def _read_tombstone(settings: KafkaSettings, topic: str, key: str) -> bool:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        for _ in range(100):
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                if any(r.key == key.encode() and r.value is None for r in records):
+                    return True
+    finally:
+        await consumer.stop()
+    return False
+
+
 async def _read_topic(settings: KafkaSettings, topic: str, key: str, count: int) -> list[bytes]:
     consumer = AIOKafkaConsumer(
         topic,
