@@ -2,10 +2,11 @@
 /api/orchestration (the Formance gateway prefix, so SDKs pointed at a stack
 URL reach this service directly).
 
-Request path, outermost first: path folding (trailing slash, gateway prefix), telemetry (access log
-and metrics, which read the matched route template), body size bound, the
-catch-all that turns an escaped exception into an `INTERNAL` envelope, then
-FastAPI's routing, where every v1/v2 route depends on `authenticate`.
+Request path, outermost first: path folding (trailing slash, gateway
+prefix, NUL refusal), telemetry (access log and metrics, which read the
+matched route template), body size bound, the catch-all that turns an
+escaped exception into an `INTERNAL` envelope, then FastAPI's routing, where
+every v1/v2 route depends on `authenticate` when auth is on.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 GATEWAY_PREFIX = "/api/orchestration"
+_GATEWAY_DIR = GATEWAY_PREFIX + "/"
 
 
 class NormalisePath:
@@ -28,13 +29,11 @@ class NormalisePath:
                 await _send_error(send, 400, b"path and query must not contain NUL characters")
                 return
             original = path
-            if path.startswith(GATEWAY_PREFIX) and path[
-                len(GATEWAY_PREFIX) : len(GATEWAY_PREFIX) + 1
-            ] in ("", "/"):
+            if path == GATEWAY_PREFIX or path.startswith(_GATEWAY_DIR):
                 path = path[len(GATEWAY_PREFIX) :] or "/"
             if len(path) > 1 and path.endswith("/"):
                 path = path.rstrip("/") or "/"
-            if path is not original:
+            if path != original:
                 scope = dict(scope, path=path)
         await self.app(scope, receive, send)
 
