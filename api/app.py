@@ -20,7 +20,7 @@ import structlog
 from fastapi import Depends, FastAPI
 
 from api.auth import Authenticator, authenticate
-from api.database import use_fast_json
+from api.database import use_fast_json, warm_pool
 from api.deps import Services
 from api.errors import InternalErrors, install_error_handlers
 from api.middleware import GATEWAY_PREFIX, BodySizeLimit, BodyTooLarge, NormalisePath
@@ -56,6 +56,7 @@ def create_app(
             await asyncio.to_thread(migrate, database.database_url.get_secret_value())
         db = create_db_engine(database)
         use_fast_json(db)
+        await warm_pool(db, database.database_pool_size)
         topics = Topics.from_settings(kafka)
         outbox: OutboxRelay | None = None
         if relay:

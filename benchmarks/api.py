@@ -275,8 +275,11 @@ async def measure(
     results = []
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         for name, paths in endpoints.items():
-            for i in range(200):  # warm-up: connections, prepared statements, caches
-                await client.get(paths[i % len(paths)])
+            # Warm-up with the measurement's concurrency, so every pooled
+            # connection (client and server side) has prepared its statements.
+            await asyncio.gather(
+                *(client.get(paths[i % len(paths)]) for i in range(concurrency * 20))
+            )
             unloaded = []
             for i in range(100):  # one at a time: the cost of the request itself
                 started = time.perf_counter()
