@@ -220,6 +220,13 @@ def _pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
+async def _get(client: httpx.AsyncClient, path: str) -> bool:
+    try:
+        return (await client.get(path)).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 async def _fixed_rate(
     client: httpx.AsyncClient, paths: list[str], rate: float, seconds: float, concurrency: int
 ) -> tuple[list[float], int, float]:
@@ -232,9 +239,9 @@ async def _fixed_rate(
         nonlocal errors
         async with gate:
             started = time.perf_counter()
-            response = await client.get(path)
+            ok = await _get(client, path)
             latencies.append(time.perf_counter() - started)
-            errors += response.status_code != 200
+            errors += not ok
 
     tasks = []
     start = time.perf_counter()
@@ -260,9 +267,9 @@ async def _closed_loop(
         nonlocal errors
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            response = await client.get(random.choice(paths))
+            ok = await _get(client, random.choice(paths))
             latencies.append(time.perf_counter() - started)
-            errors += response.status_code != 200
+            errors += not ok
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return latencies, errors
@@ -271,7 +278,11 @@ async def _closed_loop(
 async def measure(
     base: str, endpoints: dict[str, list[str]], rate: float, seconds: float, concurrency: int
 ) -> list[Result]:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Idle connections expire before uvicorn's 5 s keep-alive closes them, so
+    # the client never reuses one the server is closing (a spurious ReadError).
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0
+    )
     results = []
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         for name, paths in endpoints.items():
