@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -257,3 +260,45 @@ async def test_trigger_test_errors(client: httpx.AsyncClient, helpers: Any) -> N
     # v2 only.
     v1 = await client.post(f"/triggers/{trigger['id']}/test", json={})
     assert v1.status_code in (404, 405)
+
+
+class _Resources(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        raw = json.dumps({"data": {"role": "admin", "path": self.path}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+async def test_trigger_test_follows_links_under_the_stack_url(
+    make_client: Any, helpers: Any
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Resources)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    stack = f"http://127.0.0.1:{server.server_address[1]}/api"
+    try:
+        async with make_client(relay=False, stack_url=stack) as client:
+            workflow = await helpers.create_workflow(client)
+            trigger = await helpers.create_trigger(
+                client,
+                workflow["id"],
+                vars={"role": 'link(event, "account").role', "other": 'link(event, "evil").role'},
+            )
+            payload = {
+                "links": [
+                    {"name": "account", "uri": f"{stack}/ledger/accounts/a1"},
+                    {"name": "evil", "uri": "http://169.254.169.254/latest/meta-data"},
+                ]
+            }
+            result = (await _test(client, trigger["id"], payload)).json()["data"]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result["variables"]["role"] == {"value": "admin"}
+    assert "not allowed" in result["variables"]["other"]["error"]
