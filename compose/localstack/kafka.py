@@ -8,6 +8,7 @@ broker then runs on the installed JDK with a small heap.
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
 import shutil
 import uuid
@@ -46,20 +47,31 @@ def _require(tool: str) -> str:
 
 
 def ensure_jars(version: str = KAFKA_VERSION) -> Path:
-    """Return the directory holding the broker's jars, fetching them once."""
+    """Return the directory holding the broker's jars, fetching them once.
+
+    A file lock serialises concurrent first runs (two test sessions, or the
+    dev stack next to a test run): they would otherwise write the same jars.
+    """
     home = cache_dir() / f"kafka-{version}"
     libs = home / "target" / "kafka-libs"
-    if (libs / f"kafka_2.13-{version}.jar").exists():
+    # Written after Maven finished: a half-copied directory never passes.
+    marker = home / ".complete"
+    if marker.exists():
         return libs
     home.mkdir(parents=True, exist_ok=True)
-    pom = resources.files("compose").joinpath("kafka/pom.xml").read_text()
-    (home / "pom.xml").write_text(pom)
-    mvn = _require("mvn")
-    run(
-        [mvn, "-B", "-q", "-f", str(home / "pom.xml"), f"-Dkafka.version={version}", "package"],
-        what="fetching the Kafka jars with Maven",
-        timeout=900,
-    )
+    with (home / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():
+            return libs
+        pom = resources.files("compose").joinpath("kafka/pom.xml").read_text()
+        (home / "pom.xml").write_text(pom)
+        mvn = _require("mvn")
+        run(
+            [mvn, "-B", "-q", "-f", str(home / "pom.xml"), f"-Dkafka.version={version}", "package"],
+            what="fetching the Kafka jars with Maven",
+            timeout=900,
+        )
+        marker.touch()
     return libs
 
 
@@ -152,19 +164,22 @@ class KafkaBroker(LocalServer):
         (self.workdir / "log4j.properties").write_text(_LOG4J)
         # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        run(
-            [
-                *self._jvm(libs),
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                cluster_id,
-                "-c",
-                str(props),
-            ],
-            what="formatting the Kafka storage",
-            timeout=120,
-        )
+        format_storage = [
+            *self._jvm(libs),
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(props),
+            "--ignore-formatted",
+        ]
+        try:
+            run(format_storage, what="formatting the Kafka storage", timeout=120)
+        except LocalStackError:
+            # Seen twice on a loaded 2-core machine and never on a rerun: one
+            # more try costs a JVM start, a failed test session costs more.
+            run(format_storage, what="formatting the Kafka storage", timeout=120)
         self._proc = spawn([*self._jvm(libs), "kafka.Kafka", str(props)], log=self.log)
         wait_until(
             lambda: port_open(self.port) and "to STARTED" in self.log.read_text(errors="replace"),
