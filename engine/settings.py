@@ -24,3 +24,18 @@ def sqlalchemy_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     raise ValueError("ORCHESTRATION_DATABASE_URL must be a postgresql:// URL")
+
+
+class StackSettings(BaseSettings):
+    """Where `link()` in trigger expressions may read from."""
+
+    model_config = SettingsConfigDict(env_prefix="ORCHESTRATION_", extra="ignore")
+
+    # Base URL of the Formance stack; link() only follows URIs under it
+    # (upstream follows any URI with the stack's credentials: an SSRF hole).
+    # Empty: link() fails with a clear error.
+    stack_url: str = ""
+    # Bearer token sent with those reads (never logged).
+    stack_token: SecretStr | None = None
+    # One slow resource must not stall matching for long.
+    link_timeout: float = Field(default=2.0, gt=0, le=30)

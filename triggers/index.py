@@ -16,7 +16,13 @@ class TriggerIndex:
     def __init__(self) -> None:
         self._by_type: dict[str, dict[str, CompiledTrigger]] = {}
         self._type_of: dict[str, str] = {}
+        self._linking: set[str] = set()
         self._live_workflows: set[str] = set()
+
+    @property
+    def uses_link(self) -> bool:
+        """Some trigger may call link(): matching can block on HTTP."""
+        return bool(self._linking)
 
     def __len__(self) -> int:
         return len(self._type_of)
@@ -31,10 +37,13 @@ class TriggerIndex:
         self.remove_trigger(trigger.id)
         self._by_type.setdefault(trigger.event, {})[trigger.id] = compiled
         self._type_of[trigger.id] = trigger.event
+        if compiled.uses_link:
+            self._linking.add(trigger.id)
         return compiled
 
     def remove_trigger(self, trigger_id: str) -> None:
         event = self._type_of.pop(trigger_id, None)
+        self._linking.discard(trigger_id)
         if event is not None:
             group = self._by_type[event]
             del group[trigger_id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,9 @@ class CompiledTrigger:
     trigger: Trigger
     filter: expr.Program | None
     vars: tuple[tuple[str, expr.Program], ...]
+    # May call link(), i.e. do blocking HTTP: the worker then evaluates off
+    # its event loop. A textual test: a false positive only costs a thread hop.
+    uses_link: bool = False
 
 
 def compile_trigger(trigger: Trigger) -> CompiledTrigger:
@@ -80,7 +84,16 @@ def compile_trigger(trigger: Trigger) -> CompiledTrigger:
     compiled_vars = tuple(
         (name, _compile(source, f"vars.{name}")) for name, source in trigger.vars.items()
     )
-    return CompiledTrigger(trigger=trigger, filter=compiled_filter, vars=compiled_vars)
+    sources = [trigger.filter or "", *trigger.vars.values()]
+    return CompiledTrigger(
+        trigger=trigger,
+        filter=compiled_filter,
+        vars=compiled_vars,
+        uses_link=any(_LINK_CALL.search(source) for source in sources),
+    )
+
+
+_LINK_CALL = re.compile(r"\blink\s*\(")
 
 
 def _compile(source: str, where: str) -> expr.Program:

@@ -22,11 +22,13 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from engine.matching import decode_headers, match_record
+from engine.matching import MatchResult, decode_headers, match_record
 from engine.projection import ProjectionWriter
+from engine.settings import StackSettings
 from engine.worker.definitions_reader import DefinitionsReader
 from streams import BatchConsumer, KafkaSettings, Record, Topics, codec, ensure_topics
-from triggers import TriggerIndex
+from triggers import TriggerIndex, expr
+from triggers.matcher import Fetch
 
 log = structlog.get_logger(__name__)
 
@@ -45,8 +47,17 @@ PROJECT_BATCH = 2000
 
 
 class Worker:
-    def __init__(self, kafka: KafkaSettings, db: AsyncEngine) -> None:
+    def __init__(
+        self, kafka: KafkaSettings, db: AsyncEngine, stack: StackSettings | None = None
+    ) -> None:
         self.kafka = kafka
+        stack = stack or StackSettings()
+        token = stack.stack_token.get_secret_value() if stack.stack_token else None
+        self.fetch: Fetch | None = (
+            expr.http_fetcher(stack.stack_url, token=token, timeout=stack.link_timeout)
+            if stack.stack_url
+            else None
+        )
         self.topics = Topics.from_settings(kafka)
         self.index = TriggerIndex()
         self.reader = DefinitionsReader(kafka, self.topics.definitions, self.index)
@@ -69,10 +80,9 @@ class Worker:
             max_records=PROJECT_BATCH,
         )
 
-    async def _match_batch(self, records: Sequence[Record]) -> None:
-        assert self._producer is not None
-        producer, topics, index, kafka = self._producer, self.topics, self.index, self.kafka
-        pending = []
+    def _match_all(self, records: Sequence[Record]) -> list[tuple[str, MatchResult]]:
+        kafka, index, fetch = self.kafka, self.index, self.fetch
+        results = []
         for record in records:
             coordinates = f"{record.topic}/{record.partition}/{record.offset}"
             result = match_record(
@@ -81,7 +91,22 @@ class Worker:
                 index,
                 coordinates=coordinates,
                 max_bytes=kafka.max_event_bytes,
+                fetch=fetch,
             )
+            results.append((coordinates, result))
+        return results
+
+    async def _match_batch(self, records: Sequence[Record]) -> None:
+        assert self._producer is not None
+        producer, topics = self._producer, self.topics
+        if self.index.uses_link:
+            # link() does blocking HTTP: keep the loop (heartbeats, the
+            # projector) running while this batch waits on the stack.
+            results = await asyncio.to_thread(self._match_all, records)
+        else:
+            results = self._match_all(records)
+        pending = []
+        for coordinates, result in results:
             if result.dead_letter_reason is not None:
                 EVENTS.labels("dead_letter").inc()
                 log.warning(

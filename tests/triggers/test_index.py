@@ -81,3 +81,12 @@ def test_missing_event_or_workflow_is_refused() -> None:
         make_index(make_trigger(event=""))
     with pytest.raises(InvalidTrigger, match="missing workflow id"):
         make_index(make_trigger(workflow_id=""))
+
+
+def test_the_index_knows_when_some_trigger_may_call_link() -> None:
+    index = make_index(make_trigger(id="plain", filter='event.ledger == "main"'))
+    assert not index.uses_link
+    index.put_trigger(make_trigger(id="linked", vars={"role": 'link(event, "acct").role'}))
+    assert index.uses_link
+    index.remove_trigger("linked")
+    assert not index.uses_link
