@@ -30,9 +30,8 @@ from api.routes.common import Version
 from api.settings import ApiSettings
 from api.telemetry import Metrics, RequestTelemetry
 from engine.db import create_db_engine, migrate
-from engine.settings import DatabaseSettings
+from engine.settings import DatabaseSettings, StackSettings
 from streams import KafkaSettings, Topics, ensure_topics
-from triggers import expr
 
 log = structlog.get_logger(__name__)
 
@@ -69,7 +68,8 @@ def create_app(
             topics=topics,
             relay=outbox,
             auth=authenticator,
-            fetch=expr.http_fetcher(settings.stack_url) if settings.stack_url else None,
+            # The token and timeout come from the same settings as the worker's.
+            fetch=StackSettings(stack_url=settings.stack_url).fetcher(),
         )
         app.state.services = services
         # What exists now lives as long as the process: keep it out of the

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from triggers import expr
+from triggers.matcher import Fetch
+
 
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORCHESTRATION_", extra="ignore")
@@ -39,3 +42,10 @@ class StackSettings(BaseSettings):
     stack_token: SecretStr | None = None
     # One slow resource must not stall matching for long.
     link_timeout: float = Field(default=2.0, gt=0, le=30)
+
+    def fetcher(self) -> Fetch | None:
+        """The `fetch` handed to link(); None (link() fails) without a stack URL."""
+        if not self.stack_url:
+            return None
+        token = self.stack_token.get_secret_value() if self.stack_token else None
+        return expr.http_fetcher(self.stack_url, token=token, timeout=self.link_timeout)

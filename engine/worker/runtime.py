@@ -27,7 +27,7 @@ from engine.projection import ProjectionWriter
 from engine.settings import StackSettings
 from engine.worker.definitions_reader import DefinitionsReader
 from streams import BatchConsumer, KafkaSettings, Record, Topics, codec, ensure_topics
-from triggers import TriggerIndex, expr
+from triggers import TriggerIndex
 from triggers.matcher import Fetch
 
 log = structlog.get_logger(__name__)
@@ -51,13 +51,7 @@ class Worker:
         self, kafka: KafkaSettings, db: AsyncEngine, stack: StackSettings | None = None
     ) -> None:
         self.kafka = kafka
-        stack = stack or StackSettings()
-        token = stack.stack_token.get_secret_value() if stack.stack_token else None
-        self.fetch: Fetch | None = (
-            expr.http_fetcher(stack.stack_url, token=token, timeout=stack.link_timeout)
-            if stack.stack_url
-            else None
-        )
+        self.fetch: Fetch | None = (stack or StackSettings()).fetcher()
         self.topics = Topics.from_settings(kafka)
         self.index = TriggerIndex()
         self.reader = DefinitionsReader(kafka, self.topics.definitions, self.index)
