@@ -1,7 +1,7 @@
 """From one inbound record to the history records it produces.
 
-Pure: the Faust agent in `engine.worker` feeds records in and sends what
-comes out. Bad input never raises: it becomes a dead-letter output.
+Pure: the worker's match loop (`engine.worker`) feeds records in and sends
+what comes out. Bad input never raises: it becomes a dead-letter output.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def match_record(
 
 
 def decode_headers(headers: Any) -> dict[str, bytes]:
-    """Faust hands headers as a list of pairs or a mapping; normalise them."""
+    """Kafka clients hand headers as a sequence of pairs or a mapping; normalise them."""
     if not headers:
         return {}
     items = headers.items() if isinstance(headers, Mapping) else headers

@@ -155,7 +155,7 @@ def test_the_filter_sees_the_payload_not_the_envelope() -> None:
     assert run(envelope(), index).matched == 1
 
 
-def test_headers_are_normalised_from_faust_shapes() -> None:
+def test_headers_are_normalised_from_client_shapes() -> None:
     assert decode_headers([("a", b"1"), ("b", "2")]) == {"a": b"1", "b": b"2"}
     assert decode_headers({"a": b"1"}) == {"a": b"1"}
     assert decode_headers(None) == {}
