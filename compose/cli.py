@@ -132,7 +132,16 @@ async def _run_worker() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await runtime.start()
+    from aiokafka.errors import KafkaConnectionError
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        await runtime.start()
+    except (KafkaConnectionError, OperationalError, OSError) as exc:
+        # Say what is unreachable in one line; a supervisor restarts us.
+        typer.echo(f"error: cannot start the worker: {exc}", err=True)
+        await db.dispose()
+        raise SystemExit(1) from None
     port = WorkerSettings().worker_metrics_port
     if port:
         start_http_server(port, addr="127.0.0.1")
