@@ -174,12 +174,17 @@ class PaymentDestination(Model):
         return rendered
 
 
-class SendSource(Model):
-    """Where money comes from; after validation exactly one alternative is set."""
+class _SendEnd(Model):
+    """One end of a send; after validation exactly one alternative is set.
+
+    Source and destination differ only in their payment alternative.
+    """
 
     wallet: Wallet | None = None
     account: LedgerAccount | None = None
-    payment: PaymentSource | None = None
+    payment: PaymentSource | PaymentDestination | None = None
+
+    _payment_model: ClassVar[type[PaymentSource] | type[PaymentDestination]]
 
     @classmethod
     def read(cls, body: Reader) -> Self:
@@ -189,7 +194,7 @@ class SendSource(Model):
         return cls(
             wallet=Wallet.read(wallet) if wallet is not None else None,
             account=LedgerAccount.read(account) if account is not None else None,
-            payment=PaymentSource.read(payment) if payment is not None else None,
+            payment=cls._payment_model.read(payment) if payment is not None else None,
         )
 
     def violations(self, namespace: str, prefix: str) -> list[Violation]:
@@ -206,7 +211,8 @@ class SendSource(Model):
             found += self.wallet.violations(f"{namespace}.Wallet", f"{prefix}.wallet")
         if self.account is not None:
             found += self.account.violations(f"{namespace}.Account", f"{prefix}.account")
-        if self.payment is not None:
+        if isinstance(self.payment, PaymentSource):
+            # A payment destination has no required field (upstream checks none).
             found += self.payment.violations(f"{namespace}.Payment", f"{prefix}.payment")
         return found
 
@@ -219,47 +225,18 @@ class SendSource(Model):
         return _render_alternatives(self.wallet, self.account, self.payment)
 
 
-class SendDestination(Model):
-    """Where money goes; after validation exactly one alternative is set."""
+class SendSource(_SendEnd):
+    """Where money comes from."""
 
-    wallet: Wallet | None = None
-    account: LedgerAccount | None = None
+    payment: PaymentSource | None = None
+    _payment_model = PaymentSource
+
+
+class SendDestination(_SendEnd):
+    """Where money goes."""
+
     payment: PaymentDestination | None = None
-
-    @classmethod
-    def read(cls, body: Reader) -> Self:
-        wallet = body.child("wallet", "Wallet")
-        account = body.child("account", "Account")
-        payment = body.child("payment", "Payment")
-        return cls(
-            wallet=Wallet.read(wallet) if wallet is not None else None,
-            account=LedgerAccount.read(account) if account is not None else None,
-            payment=PaymentDestination.read(payment) if payment is not None else None,
-        )
-
-    def violations(self, namespace: str, prefix: str) -> list[Violation]:
-        found = exactly_one_of(
-            namespace,
-            prefix,
-            {
-                "wallet": self.wallet is not None,
-                "account": self.account is not None,
-                "payment": self.payment is not None,
-            },
-        )
-        if self.wallet is not None:
-            found += self.wallet.violations(f"{namespace}.Wallet", f"{prefix}.wallet")
-        if self.account is not None:
-            found += self.account.violations(f"{namespace}.Account", f"{prefix}.account")
-        return found
-
-    @property
-    def kind(self) -> Alternative:
-        """The chosen alternative, for dispatch on the combination (BEHAVIOUR.md 6.2)."""
-        return _chosen(self.wallet, self.account, self.payment)
-
-    def history_input(self) -> dict[str, Any]:
-        return _render_alternatives(self.wallet, self.account, self.payment)
+    _payment_model = PaymentDestination
 
 
 def _chosen(wallet: object, account: object, payment: object) -> Alternative:
