@@ -3,7 +3,6 @@ subprocesses against the session's real Kafka and PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from compose.localstack import free_port
 from compose.localstack._process import port_open, terminate
 from streams import KafkaSettings, Topics
+from tests.processes import process_env
 
 
 @dataclass
@@ -65,19 +65,14 @@ def run_stack(
         kafka = make_kafka_settings()
         database = make_database()
         api_port, metrics_port = free_port(), free_port()
-        env = {
-            **os.environ,
-            "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS": kafka.kafka_bootstrap_servers,
-            "ORCHESTRATION_TOPICS": ",".join(kafka.topics),
-            "ORCHESTRATION_TOPIC_PREFIX": kafka.topic_prefix,
-            "ORCHESTRATION_CONSUMER_GROUP": kafka.consumer_group,
-            "ORCHESTRATION_PARTITIONS": str(kafka.partitions),
-            "ORCHESTRATION_DATABASE_URL": database,
-            "ORCHESTRATION_API_HOST": "127.0.0.1",
-            "ORCHESTRATION_API_PORT": str(api_port),
-            "ORCHESTRATION_WORKER_METRICS_PORT": str(metrics_port),
-            "ORCHESTRATION_LOG_FORMAT": "json",
-        }
+        env = process_env(
+            kafka,
+            database,
+            api_host="127.0.0.1",
+            api_port=str(api_port),
+            worker_metrics_port=str(metrics_port),
+            log_format="json",
+        )
         stack = Stack(f"http://127.0.0.1:{api_port}", kafka, database, env)
         names = ["api", "worker"] if worker else ["api"]
         for name in names:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 
 from compose.localstack._process import terminate
 from streams import KafkaSettings
+from tests.processes import process_env
 
 pytestmark = pytest.mark.integration
 
@@ -52,16 +52,7 @@ def workers(
 ) -> Iterator[tuple[KafkaSettings, str, Callable[[str], subprocess.Popen[bytes]]]]:
     kafka = make_kafka_settings(partitions=4)
     database = make_database()
-    env = {
-        **os.environ,
-        "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS": kafka.kafka_bootstrap_servers,
-        "ORCHESTRATION_TOPICS": ",".join(kafka.topics),
-        "ORCHESTRATION_TOPIC_PREFIX": kafka.topic_prefix,
-        "ORCHESTRATION_CONSUMER_GROUP": kafka.consumer_group,
-        "ORCHESTRATION_PARTITIONS": "4",
-        "ORCHESTRATION_DATABASE_URL": database,
-        "ORCHESTRATION_LOG_LEVEL": "WARNING",
-    }
+    env = process_env(kafka, database, log_level="WARNING")
     started: list[subprocess.Popen[bytes]] = []
 
     def start(name: str) -> subprocess.Popen[bytes]:
