@@ -30,7 +30,8 @@ from api.routes.common import Version
 from api.settings import ApiSettings
 from api.telemetry import Metrics, RequestTelemetry
 from engine.db import create_db_engine, migrate
-from engine.settings import DatabaseSettings, StackSettings
+from engine.settings import DatabaseSettings
+from engine.stack import StackSettings, link_fetcher
 from streams import KafkaSettings, Topics, ensure_topics
 
 log = structlog.get_logger(__name__)
@@ -42,8 +43,10 @@ def create_app(
     kafka: KafkaSettings | None = None,
     *,
     relay: bool = True,
+    stack: StackSettings | None = None,
 ) -> FastAPI:
     settings = settings or ApiSettings()
+    stack = stack or StackSettings()
     database = database or DatabaseSettings()
     kafka = kafka or KafkaSettings()
     # Fail at construction, not on the first request, when auth is misconfigured.
@@ -68,8 +71,8 @@ def create_app(
             topics=topics,
             relay=outbox,
             auth=authenticator,
-            # The token and timeout come from the same settings as the worker's.
-            fetch=StackSettings(stack_url=settings.stack_url).fetcher(),
+            # link() in the test endpoint reads with the worker's settings.
+            fetch=link_fetcher(stack),
         )
         app.state.services = services
         # What exists now lives as long as the process: keep it out of the

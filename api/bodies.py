@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import orjson
 import yaml
 from fastapi import Request
 
 from api.errors import validation
+from streams import codec
 
 YAML_CONTENT_TYPE = "text/vnd.yaml"
 # A YAML document may alias one node many times (a "billion laughs" body
@@ -36,8 +36,8 @@ def decode_json(body: bytes) -> Any:
     if not body.strip():
         return None
     try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        value = codec.loads(body)
+    except codec.DecodeError as exc:
         raise validation(f"unmarshalling json body: {exc}") from None
     if b"\\u0000" in body:
         _reject_nul(value)

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
-import orjson
 from psycopg.types.json import set_json_loads
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-
-def _loads(data: bytes | bytearray | memoryview | str) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        # orjson refuses integers beyond 64 bits, which jsonb may hold.
-        return json.loads(bytes(data) if isinstance(data, memoryview) else data)
+from streams import codec
 
 
 async def warm_pool(db: AsyncEngine, connections: int) -> None:
@@ -33,8 +25,9 @@ async def warm_pool(db: AsyncEngine, connections: int) -> None:
 
 
 def use_fast_json(db: AsyncEngine) -> None:
-    """Decode json/jsonb columns with orjson: a list page decodes ~16 documents."""
+    """Decode json/jsonb columns with the codec (orjson, exact beyond 64 bits):
+    a list page decodes ~16 documents."""
 
     @event.listens_for(db.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
-        set_json_loads(_loads, dbapi_connection.driver_connection)
+        set_json_loads(codec.loads, dbapi_connection.driver_connection)

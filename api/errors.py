@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from streams import codec
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +56,7 @@ def not_found(message: str) -> ApiError:
 
 
 def error_body(code: ErrorCode, message: str) -> bytes:
-    return orjson.dumps({"errorCode": code.value, "errorMessage": message})
+    return codec.dumps({"errorCode": code.value, "errorMessage": message})
 
 
 def error_response(code: ErrorCode, message: str) -> Response:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from api.errors import validation
+from streams import codec
 
 DEFAULT_PAGE_SIZE = 15
 MAX_PAGE_SIZE = 100
@@ -45,7 +45,7 @@ class PageQuery:
 
     def encode(self, offset: int) -> str:
         body = {"offset": offset, "order": 0, "pageSize": self.page_size, "filters": self.filters}
-        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        text = codec.dumps(body).decode()
         # Go's encoder escapes these HTML characters; a name filter may hold them.
         for char, escaped in _GO_ESCAPES:
             text = text.replace(char, escaped)
@@ -80,7 +80,7 @@ def _is_int(value: Any) -> bool:
 def decode_cursor(cursor: str) -> PageQuery:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        body = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        body = codec.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (ValueError, UnicodeError, binascii.Error):
         raise validation("invalid 'cursor' query param") from None
     if not isinstance(body, dict):

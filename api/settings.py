@@ -38,6 +38,3 @@ class ApiSettings(BaseSettings):
     access_log: bool = True
     # `GET /metrics` (Prometheus), served without authentication when enabled.
     metrics_enabled: bool = True
-    # Base URL that `link()` may read in `POST /v2/triggers/{id}/test`; empty
-    # disables link() there (upstream follows any URI: an SSRF hole).
-    stack_url: str = ""

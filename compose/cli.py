@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -20,6 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from compose.logs import configure_logging
+from streams import codec
 
 app = typer.Typer(
     name="orchestration",
@@ -146,7 +146,7 @@ async def _run_worker() -> None:
     if port:
         start_http_server(port, addr="127.0.0.1")
     stopping = asyncio.create_task(stop.wait())
-    died = asyncio.create_task(runtime.wait_closed())
+    died = asyncio.create_task(runtime.wait_for_death())
     try:
         await asyncio.wait([stopping, died], return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -207,12 +207,12 @@ def _load_dev_env() -> None:
 
 def _parse_events(text: str) -> list[Any]:
     with contextlib.suppress(ValueError):
-        return [json.loads(text)]
+        return [codec.loads(text)]
     events = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
-                events.append(json.loads(line))
+                events.append(codec.loads(line))
             except ValueError as exc:
                 raise ValueError(f"line {number} is not JSON: {exc}") from None
     if not events:
@@ -231,7 +231,7 @@ async def _publish(topic: str, events: list[Any]) -> int:
     await producer.start()
     try:
         for event in events:
-            await producer.send_and_wait(topic, json.dumps(event).encode())
+            await producer.send_and_wait(topic, codec.dumps(event))
     finally:
         await producer.stop()
     return len(events)

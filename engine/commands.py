@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import orjson
+from streams import codec
 
 START: Final = "instance.start"
 EVENT: Final = "instance.event"
@@ -88,13 +88,13 @@ def to_wire(command: Command) -> dict[str, Any]:
 
 def encode(command: Command) -> tuple[bytes, bytes]:
     """(key, value) for the commands topic: the key is the instance id."""
-    return command.instance_id.encode(), orjson.dumps(to_wire(command))
+    return command.instance_id.encode(), codec.dumps(to_wire(command))
 
 
 def decode(value: bytes | bytearray | memoryview | str) -> Command:
     try:
-        data = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
+        data = codec.loads(value)
+    except codec.DecodeError as exc:
         raise CommandError(f"command is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise CommandError("command is not a JSON object")

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from streams import codec
 from triggers import Trigger
 
 
@@ -33,11 +32,11 @@ def workflow_record(workflow: WorkflowDefinition) -> tuple[bytes, bytes]:
         "createdAt": workflow.created_at,
         "deletedAt": workflow.deleted_at,
     }
-    return f"workflow:{workflow.id}".encode(), orjson.dumps(value)
+    return f"workflow:{workflow.id}".encode(), codec.dumps(value)
 
 
 def trigger_record(trigger: Trigger) -> tuple[bytes, bytes]:
-    return f"trigger:{trigger.id}".encode(), orjson.dumps(trigger.to_wire())
+    return f"trigger:{trigger.id}".encode(), codec.dumps(trigger.to_wire())
 
 
 def trigger_tombstone(trigger_id: str) -> tuple[bytes, None]:
@@ -51,7 +50,9 @@ def decode_definition(key: bytes, value: bytes | None) -> tuple[str, str, Defini
         raise ValueError(f"unknown definition key {key!r}")
     if value is None:
         return kind, ident, None
-    data = orjson.loads(value)
+    data = codec.loads(value)
+    if not isinstance(data, dict):
+        raise ValueError(f"definition {key!r} is not a JSON object")
     if kind == "trigger":
         return kind, ident, Trigger.from_wire(data)
     return (

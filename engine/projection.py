@@ -1,19 +1,29 @@
 """Writes history records into the Postgres projection, idempotently.
 
-One transaction per batch; every insert is `ON CONFLICT DO NOTHING` on a
-deterministic id, so a batch replayed after a crash (offsets are committed
-only after the database commit) changes nothing.
+One transaction per batch. Records dispatch on their type (`engine.history`);
+each kind has one `_collect_<kind>` that turns it into a row, and rows are
+written with upserts on their natural key: an occurrence is inserted once
+(`DO NOTHING`), the engine's rows (status, histories, termination) carry
+their full current state, so the latest record of a row wins (`DO UPDATE`).
+Replaying a batch after a crash (offsets are committed only after the
+database commit) therefore changes nothing.
+
+A record of a type this writer does not know is counted and logged by the
+caller (`Projection.unknown`), never silently dropped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from engine import history
 from engine.db import schema
 
 
@@ -21,52 +31,199 @@ def parse_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value)
 
 
+def _optional_time(value: str | None) -> dt.datetime | None:
+    return parse_time(value) if value else None
+
+
+@dataclass(slots=True)
+class _Rows:
+    """One batch's rows, keyed so a later record of the same row replaces an earlier one
+    (Postgres refuses to upsert one row twice in one statement)."""
+
+    instances: dict[str, dict[str, Any]] = field(default_factory=dict)
+    occurrences: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statuses: dict[tuple[str, int, str], dict[str, Any]] = field(default_factory=dict)
+    stages: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    activities: dict[tuple[str, int, int], dict[str, Any]] = field(default_factory=dict)
+    terminations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _collect_occurrence(rows: _Rows, record: dict[str, Any]) -> None:
+    instance = record.get("instance")
+    if instance:
+        created = parse_time(instance["createdAt"])
+        rows.instances.setdefault(
+            instance["id"],
+            {
+                "id": instance["id"],
+                "workflow_id": instance["workflowID"],
+                "created_at": created,
+                "updated_at": created,
+                "terminated": False,
+                "variables": instance["variables"],
+            },
+        )
+    occ = record["occurrence"]
+    rows.occurrences.setdefault(
+        occ["id"],
+        {
+            "id": occ["id"],
+            "trigger_id": occ["triggerID"],
+            "workflow_instance_id": occ.get("workflowInstanceID"),
+            "date": parse_time(occ["date"]),
+            "event": occ["event"],
+            "error": occ.get("error"),
+        },
+    )
+
+
+def _collect_status(rows: _Rows, record: dict[str, Any]) -> None:
+    key = (record["instanceID"], int(record["stage"]), record["runID"])
+    rows.statuses[key] = {
+        "instance_id": key[0],
+        "stage": key[1],
+        "temporal_run_id": key[2],
+        "started_at": parse_time(record["startedAt"]),
+        "terminated_at": _optional_time(record.get("terminatedAt")),
+        "error": record.get("error"),
+    }
+
+
+def _collect_stage(rows: _Rows, record: dict[str, Any]) -> None:
+    key = (record["instanceID"], int(record["stage"]))
+    rows.stages[key] = {
+        "instance_id": key[0],
+        "stage": key[1],
+        "name": record["name"],
+        "input": record["input"],
+        "error": record.get("error"),
+        "terminated": bool(record["terminated"]),
+        "started_at": parse_time(record["startedAt"]),
+        "terminated_at": _optional_time(record.get("terminatedAt")),
+    }
+
+
+def _collect_activity(rows: _Rows, record: dict[str, Any]) -> None:
+    key = (record["instanceID"], int(record["stage"]), int(record["position"]))
+    rows.activities[key] = {
+        "instance_id": key[0],
+        "stage": key[1],
+        "position": key[2],
+        "name": record["name"],
+        "input": record["input"],
+        "output": record.get("output"),
+        "error": record.get("error"),
+        "terminated": bool(record["terminated"]),
+        "started_at": parse_time(record["startedAt"]),
+        "terminated_at": _optional_time(record.get("terminatedAt")),
+        "last_failure": record.get("lastFailure"),
+        "attempt": int(record["attempt"]),
+        "next_execution": _optional_time(record.get("nextExecution")),
+    }
+
+
+def _collect_termination(rows: _Rows, record: dict[str, Any]) -> None:
+    terminated_at = parse_time(record["terminatedAt"])
+    rows.terminations[record["instanceID"]] = {
+        "terminated_at": terminated_at,
+        "error": record.get("error") or None,
+    }
+
+
+_COLLECT: dict[str, Callable[[_Rows, dict[str, Any]], None]] = {
+    history.TRIGGER_OCCURRED: _collect_occurrence,
+    history.STAGE_STATUS: _collect_status,
+    history.STAGE_HISTORY: _collect_stage,
+    history.ACTIVITY_HISTORY: _collect_activity,
+    history.INSTANCE_TERMINATED: _collect_termination,
+}
+
+
+async def _upsert(
+    conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], key: list[str]
+) -> None:
+    if not rows:
+        return
+    statement = insert(table)
+    changed = {c: statement.excluded[c] for c in rows[0] if c not in key}
+    await conn.execute(
+        statement.on_conflict_do_update(index_elements=key, set_=changed),
+        rows,
+    )
+
+
 class ProjectionWriter:
     def __init__(self, db: AsyncEngine) -> None:
         self._db = db
 
-    async def write(self, records: Sequence[dict[str, Any]]) -> None:
-        instances: list[dict[str, Any]] = []
-        occurrences: list[dict[str, Any]] = []
+    async def write(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Project `records` (decoded by `history.decode`); returns those of unknown type."""
+        rows = _Rows()
+        unknown = []
         for record in records:
-            if record.get("type") != "trigger.occurred":
-                continue
-            instance = record.get("instance")
-            if instance:
-                created = parse_time(instance["createdAt"])
-                instances.append(
-                    {
-                        "id": instance["id"],
-                        "workflow_id": instance["workflowID"],
-                        "created_at": created,
-                        "updated_at": created,
-                        "terminated": False,
-                        "variables": instance["variables"],
-                    }
-                )
-            occ = record["occurrence"]
-            occurrences.append(
-                {
-                    "id": occ["id"],
-                    "trigger_id": occ["triggerID"],
-                    "workflow_instance_id": occ.get("workflowInstanceID"),
-                    "date": parse_time(occ["date"]),
-                    "event": occ["event"],
-                    "error": occ.get("error"),
-                }
+            collect = _COLLECT.get(record.get("type", ""))
+            if collect is None:
+                unknown.append(record)
+            else:
+                collect(rows, record)
+        if not any(
+            (
+                rows.instances,
+                rows.occurrences,
+                rows.statuses,
+                rows.stages,
+                rows.activities,
+                rows.terminations,
             )
-        if not instances and not occurrences:
-            return
+        ):
+            return unknown
         async with self._db.begin() as conn:
-            if instances:
+            # Parents first: stage rows reference their instance.
+            if rows.instances:
                 await conn.execute(
                     insert(schema.workflow_instances).on_conflict_do_nothing(index_elements=["id"]),
-                    instances,
+                    list(rows.instances.values()),
                 )
-            if occurrences:
+            if rows.occurrences:
                 await conn.execute(
                     insert(schema.triggers_occurrences).on_conflict_do_nothing(
                         index_elements=["id"]
                     ),
-                    occurrences,
+                    list(rows.occurrences.values()),
                 )
+            await _upsert(
+                conn,
+                schema.workflow_instance_stage_statuses,
+                list(rows.statuses.values()),
+                ["instance_id", "stage", "temporal_run_id"],
+            )
+            await _upsert(
+                conn,
+                schema.workflow_instance_history,
+                list(rows.stages.values()),
+                ["instance_id", "stage"],
+            )
+            await _upsert(
+                conn,
+                schema.workflow_stage_history,
+                list(rows.activities.values()),
+                ["instance_id", "stage", "position"],
+            )
+            if rows.terminations:
+                table = schema.workflow_instances
+                # One executemany for the batch (psycopg pipelines it).
+                await conn.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(
+                        terminated=True,
+                        terminated_at=bindparam("b_at"),
+                        updated_at=bindparam("b_at"),
+                        error=bindparam("b_error"),
+                    ),
+                    [
+                        {"b_id": ident, "b_at": v["terminated_at"], "b_error": v["error"]}
+                        for ident, v in rows.terminations.items()
+                    ],
+                )
+        return unknown

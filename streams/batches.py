@@ -17,7 +17,6 @@ back-off, so a bug or an outage never skips records.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeAlias
 
@@ -25,6 +24,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from streams.lifecycle import Loop
 from streams.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
@@ -53,7 +53,7 @@ class BatchConsumer:
         self._max_records = max_records
         self._idle_ms = idle_ms
         self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.loop = Loop(f"{name}-loop", self._run)
         self.assigned = asyncio.Event()
 
     async def start(self) -> None:
@@ -76,7 +76,7 @@ class BatchConsumer:
         )
         await consumer.start()
         self._consumer = consumer
-        self._task = asyncio.create_task(self._run(), name=f"{self.name}-loop")
+        self.loop.start()
 
     async def _run(self) -> None:
         assert self._consumer is not None
@@ -96,6 +96,8 @@ class BatchConsumer:
                 raise
             except Exception:
                 log.exception("batch.handler_failed", consumer=self.name, records=len(records))
+                # 0.5 s doubling to 30 s: a poison batch or a database outage
+                # costs at most 2 retries a minute instead of a hot loop.
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
                 # Nothing of this batch was committed: read it again.
@@ -118,16 +120,7 @@ class BatchConsumer:
         else:
             consumer.seek(tp, committed)
 
-    @property
-    def task(self) -> asyncio.Task[None]:
-        """The consuming loop; it only ends by cancellation or a fatal error."""
-        assert self._task is not None, "start() first"
-        return self._task
-
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await self.loop.stop()
         if self._consumer is not None:
             await self._consumer.stop()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-import orjson
 from fastapi import Response
 
 from api.pagination import PageQuery, cursor_page
+from streams import codec
 
 
 class Version(StrEnum):
@@ -19,13 +18,9 @@ class Version(StrEnum):
 
 
 def json_response(body: Any, status_code: int = 200) -> Response:
-    try:
-        content = orjson.dumps(body)
-    except TypeError:
-        # An integer beyond 64 bits inside a stored document (event payloads
-        # are kept as received): the standard encoder writes it exactly.
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(content, status_code=status_code, media_type="application/json")
+    # Stored documents keep integers beyond 64 bits exactly (event payloads
+    # are kept as received): the codec writes them as digits.
+    return Response(codec.dumps(body), status_code=status_code, media_type="application/json")
 
 
 def data(body: Any, status_code: int = 200) -> Response:

@@ -1,5 +1,5 @@
 """The worker process: batch loops that match events and project history."""
 
-from engine.worker.runtime import Worker
+from engine.worker.process import Worker
 
 __all__ = ["Worker"]

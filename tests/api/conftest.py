@@ -29,6 +29,7 @@ from referencing.jsonschema import DRAFT4
 
 from api import ApiSettings, create_app
 from engine.settings import DatabaseSettings
+from engine.stack import StackSettings
 from streams import KafkaSettings
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
@@ -191,11 +192,13 @@ def make_client(
     async def make(
         *, relay: bool = True, check: bool = True, database: str | None = None, **overrides: Any
     ) -> AsyncIterator[httpx.AsyncClient]:
+        stack_url = overrides.pop("stack_url", "")
         app = create_app(
             api_settings(**overrides),
             DatabaseSettings(database_url=database or database_url),
             kafka_settings,
             relay=relay,
+            stack=StackSettings(stack_url=stack_url),
         )
 
         async def validate(response: httpx.Response) -> None:

@@ -15,7 +15,8 @@ from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
 from engine.db import create_db_engine
-from engine.settings import DatabaseSettings, StackSettings
+from engine.settings import DatabaseSettings
+from engine.stack import StackSettings
 from engine.worker import Worker
 from streams import KafkaSettings
 from triggers import Trigger

@@ -22,11 +22,14 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
+from engine import history
 from engine.matching import MatchResult, decode_headers, match_record
 from engine.projection import ProjectionWriter
-from engine.settings import StackSettings
+from engine.stack import StackSettings, link_fetcher
 from engine.worker.definitions_reader import DefinitionsReader
-from streams import BatchConsumer, KafkaSettings, Record, Topics, codec, ensure_topics
+from streams import BatchConsumer, KafkaSettings, Record, Topics, ensure_topics
+from streams.lifecycle import LoopDied, first_death
+from streams.producers import create_producer
 from triggers import TriggerIndex
 from triggers.matcher import Fetch
 
@@ -39,6 +42,10 @@ EVENTS = Counter(
 )
 OCCURRENCES = Counter("orchestration_occurrences_total", "Occurrences produced")
 PROJECTED = Counter("orchestration_history_records_projected_total", "History records projected")
+UNPROJECTED = Counter(
+    "orchestration_history_records_unprojected_total",
+    "History records not projected (unreadable or of an unknown type)",
+)
 
 # Batches bound the memory a worker holds and the work a crash replays;
 # within a batch, broker acks and database round trips are amortised.
@@ -51,7 +58,7 @@ class Worker:
         self, kafka: KafkaSettings, db: AsyncEngine, stack: StackSettings | None = None
     ) -> None:
         self.kafka = kafka
-        self.fetch: Fetch | None = (stack or StackSettings()).fetcher()
+        self.fetch: Fetch | None = link_fetcher(stack or StackSettings())
         self.topics = Topics.from_settings(kafka)
         self.index = TriggerIndex()
         self.reader = DefinitionsReader(kafka, self.topics.definitions, self.index)
@@ -132,13 +139,21 @@ class Worker:
         decoded: list[dict[str, Any]] = []
         for record in records:
             try:
-                decoded.append(codec.loads(record.value or b""))
-            except ValueError:
-                log.error("history.unreadable", source=f"{record.partition}/{record.offset}")
-        await self._write_forever(decoded)
-        PROJECTED.inc(len(decoded))
+                decoded.append(history.decode(record.value))
+            except history.HistoryError as exc:
+                UNPROJECTED.inc()
+                log.error(
+                    "history.unreadable",
+                    source=f"{record.partition}/{record.offset}",
+                    error=str(exc)[:300],
+                )
+        unknown = await self._write_forever(decoded)
+        for record in unknown:
+            UNPROJECTED.inc()
+            log.error("history.unknown_type", type=str(record.get("type"))[:100])
+        PROJECTED.inc(len(decoded) - len(unknown))
 
-    async def _write_forever(self, records: list[dict[str, Any]]) -> None:
+    async def _write_forever(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # Never give up: the batch's offsets must not be committed before its
         # rows are.
         async for attempt in AsyncRetrying(
@@ -151,19 +166,14 @@ class Worker:
             ),
         ):
             with attempt:
-                await self.writer.write(records)
+                return await self.writer.write(records)
+        raise AssertionError("unreachable: the retry loop never gives up")
 
     async def start(self) -> None:
         await ensure_topics(self.kafka, self.topics)
         await self.reader.start()
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.kafka.kafka_bootstrap_servers,
-            enable_idempotence=True,
-            acks="all",
-            # A few ms of lingering turns a batch's records into a handful of
-            # produce requests instead of one each.
-            linger_ms=5,
-            max_request_size=max(self.kafka.max_event_bytes * 2, 1_048_576),
+        self._producer = create_producer(
+            self.kafka, max_request_size=max(self.kafka.max_event_bytes * 2, 1_048_576)
         )
         await self._producer.start()
         await self.matcher.start()
@@ -172,14 +182,12 @@ class Worker:
             "worker.started", inbound=list(self.topics.inbound), group=self.kafka.consumer_group
         )
 
-    async def wait_closed(self) -> None:
-        """Return when a consuming loop died (the process should exit and be restarted)."""
-        done, _ = await asyncio.wait(
-            [self.matcher.task, self.projector.task], return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                log.error("worker.loop_died", error=repr(task.exception()))
+    async def wait_for_death(self) -> LoopDied:
+        """Return when any loop (match, project, definitions tail) died; the
+        process must then exit non-zero and be restarted."""
+        died = await first_death([self.matcher.loop, self.projector.loop, self.reader.loop])
+        log.error("worker.loop_died", loop=died.loop, error=str(died))
+        return died
 
     async def stop(self) -> None:
         await self.matcher.stop()
