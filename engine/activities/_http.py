@@ -66,7 +66,14 @@ class HttpStack:
         self._base = str(base).rstrip("/")
         self._timeout = settings.activity_timeout
         self._owned = client is None
-        self._http = client or httpx.AsyncClient(follow_redirects=False)
+        # httpx pools 100 connections by default; size it to every slot of the
+        # three services plus the token request, so the pool never becomes a
+        # hidden fourth limit that eats into the attempts' time.
+        slots = 3 * settings.activity_max_concurrency + 1
+        self._http = client or httpx.AsyncClient(
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=slots, max_keepalive_connections=slots),
+        )
         self._credentials = _credentials(settings, self._base)
         self._limits = {
             service: ServiceLimit(settings.activity_max_concurrency, settings.activity_rate_limit)
