@@ -6,7 +6,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from triggers import expr
-from triggers.matcher import Fetch
+from triggers.expr import Fetch
 
 
 class DatabaseSettings(BaseSettings):

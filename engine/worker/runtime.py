@@ -28,7 +28,7 @@ from engine.settings import StackSettings
 from engine.worker.definitions_reader import DefinitionsReader
 from streams import BatchConsumer, KafkaSettings, Record, Topics, codec, ensure_topics
 from triggers import TriggerIndex
-from triggers.matcher import Fetch
+from triggers.expr import Fetch
 
 log = structlog.get_logger(__name__)
 

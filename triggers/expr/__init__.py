@@ -19,8 +19,9 @@ from ._compiler import Compiler
 from ._decode import decode_json
 from ._errors import ChainNil, CompileError, EvalError, ExprError, Fail
 from ._format import format_var as _format_var
-from ._link import Fetch, http_fetcher
+from ._link import http_fetcher
 from ._parser import parse
+from ._types import Fetch
 
 __all__ = [
     "CompileError",
@@ -53,9 +54,9 @@ class Program:
             frame = self._frame
             if frame is None:
                 return self._fn(env, None)
-            fr = frame.copy()
-            fr[0] = fetch
-            return self._fn(env, fr)
+            slots = frame.copy()
+            slots[0] = fetch
+            return self._fn(env, slots)
         except Fail as exc:
             raise EvalError.at(exc.message, self.source, exc.pos) from None
         except ChainNil:  # pragma: no cover - every `?.` sits inside a chain

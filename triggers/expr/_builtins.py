@@ -55,7 +55,8 @@ from ._text import (
     from_json,
 )
 from ._time import NAMED_INTS, Duration, load_zone, make_date, now, parse_duration
-from ._values import INT_MAX, INT_MIN, LinkedMap, go_type, wrap
+from ._types import INT_MAX, INT_MIN, LinkedMap
+from ._values import go_type, wrap
 
 # Static types, named like Go so checker messages read like upstream's.
 T_ANY: Final = "unknown"
