@@ -12,7 +12,6 @@ get dedicated closures; see _shapes.py.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -37,7 +36,7 @@ from ._errors import ChainNil, CompileError, Fail
 from ._link import call_link
 from ._predicates import PredicateCall
 from ._predicates import build as build_predicate
-from ._regex import compile_re2
+from ._regex import PatternError, compile_re2
 from ._types import Compiled, Fn
 from ._values import go_type
 
@@ -278,7 +277,7 @@ class Compiler:
         if right.const and type(right.value) is str:
             try:
                 pattern = compile_re2(right.value)
-            except re.error as exc:
+            except PatternError as exc:
                 self.error(str(exc), pos)
         self.check("matches", left.typ, right.typ, pos, ({T_STR},))
         if right.const and type(right.value) is str:

@@ -9,13 +9,14 @@ generic helper, which carries the full Go semantics and error messages.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
+import re2
+
 from . import _ast as syntax
 from ._errors import ChainNil, Fail
-from ._regex import compile_re2
+from ._regex import PatternError, compile_re2, search
 from ._types import Compiled, Fn
 from ._values import (
     arith,
@@ -283,13 +284,11 @@ def membership(f: Fn, g: Fn, pos: int) -> Fn:
     return lambda env, frame: contains_in(f(env, frame), g(env, frame), pos)
 
 
-def matches_const(f: Fn, rx: re.Pattern[str], pos: int) -> Fn:
-    search = rx.search
-
+def matches_const(f: Fn, rx: re2._Regexp[str], pos: int) -> Fn:
     def match(env: Mapping[str, Any], frame: Any) -> Any:
         v = f(env, frame)
         if type(v) is str:
-            return search(v) is not None
+            return search(rx, v)
         if v is None:
             return False
         raise Fail(f"interface conversion: interface {{}} is {go_type(v)}, not []uint8", pos)
@@ -309,9 +308,9 @@ def matches_dynamic(f: Fn, g: Fn, pos: int) -> Fn:
             raise Fail(f"interface conversion: interface {{}} is {go_type(v)}, not []uint8", pos)
         try:
             rx = compile_re2(p)
-        except re.error as exc:
+        except PatternError as exc:
             raise Fail(str(exc), pos) from None
-        return rx.search(v) is not None
+        return search(rx, v)
 
     return match
 
