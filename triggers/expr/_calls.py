@@ -5,14 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ._budget import charge_result, charge_steps
 from ._errors import ChainNil, Fail
 from ._time import NOT_TIME, call_method
 from ._types import Fn
 from ._values import expect_bool, fetch, go_type
 
-
 # -- calls ----------------------------------------------------------------------
-def call_builtin(fn: Callable[..., Any], fns: list[Fn], pos: int) -> Fn:
+PreCharge = Callable[[Any, list[Any], int], None]
+
+
+def call_builtin(
+    fn: Callable[..., Any],
+    fns: list[Fn],
+    pos: int,
+    pre: PreCharge | None = None,
+    grows: bool = False,
+) -> Fn:
+    """``fn(*args)``; ``pre`` charges before the call, ``grows`` charges the result."""
+    if pre is not None or grows:
+        return _charged_builtin(fn, fns, pos, pre, grows)
     if len(fns) == 1:
         (a,) = fns
 
@@ -31,6 +43,26 @@ def call_builtin(fn: Callable[..., Any], fns: list[Fn], pos: int) -> Fn:
         args = [h(env, frame) for h in fns]
         try:
             return fn(*args)
+        except Fail as exc:
+            if exc.pos < 0:
+                exc.pos = pos
+            raise
+
+    return call
+
+
+def _charged_builtin(
+    fn: Callable[..., Any], fns: list[Fn], pos: int, pre: PreCharge | None, grows: bool
+) -> Fn:
+    def call(env: Mapping[str, Any], frame: Any) -> Any:
+        args = [h(env, frame) for h in fns]
+        try:
+            if frame is None:
+                return fn(*args)
+            if pre is not None:
+                pre(frame, args, pos)
+            result = fn(*args)
+            return charge_result(frame, result, pos) if grows else result
         except Fail as exc:
             if exc.pos < 0:
                 exc.pos = pos
@@ -92,11 +124,22 @@ def method_call(obj: Fn, name: str, fns: list[Fn], optional: bool, pos: int) -> 
 
 # -- structure --------------------------------------------------------------------
 def array(fns: list[Fn]) -> Fn:
-    return lambda env, frame: [h(env, frame) for h in fns]
+    n = len(fns)
+
+    def array_(env: Mapping[str, Any], frame: Any) -> Any:
+        if frame is not None:
+            charge_steps(frame, n)
+        return [h(env, frame) for h in fns]
+
+    return array_
 
 
 def map_literal(pairs: list[tuple[Fn, Fn]], pos: int) -> Fn:
+    n = len(pairs)
+
     def build(env: Mapping[str, Any], frame: Any) -> Any:
+        if frame is not None:
+            charge_steps(frame, n, pos)
         out: dict[str, Any] = {}
         for kf, vf in pairs:
             k = kf(env, frame)

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from . import _ast as syntax
 from . import _calls as calls
 from . import _shapes as shapes
+from ._budget import FIRST_FREE_SLOT, MAX_BYTES, MAX_STEPS, OverBudget, charge_bytes, charge_walk
 from ._builtins import (
     BUILTINS,
     NUMERIC,
@@ -77,8 +78,10 @@ class _PredScope:
 class Compiler:
     def __init__(self, src: str) -> None:
         self.src = src
-        self.nslots = 1  # slot 0: the link fetcher
+        self.nslots = FIRST_FREE_SLOT  # 0: the link fetcher, 1-2: the budget
         self.uses_frame = False
+        # Constant folding draws from one budget for the whole compilation.
+        self.fold_frame: list[Any] = [None, MAX_STEPS, MAX_BYTES]
         self.lets: list[dict[str, tuple[int, str]]] = [{}]
         self.preds: list[_PredScope] = []
 
@@ -100,7 +103,9 @@ class Compiler:
         """
         if all(p.const for p in parts):
             try:
-                return const(fn({}, None))
+                return const(fn({}, self.fold_frame))
+            except OverBudget:
+                pass  # left for run time, where it fails within its own budget
             except Fail as exc:
                 if strict:
                     self.error(exc.message.removeprefix("runtime error: "), pos)
@@ -199,7 +204,10 @@ class Compiler:
             return self.matches(left, right, pos)
         if op == "..":
             self.check(op, left_type, right_type, pos, ({T_INT},))
-            return self.fold(shapes.range_of(left.fn, right.fn, pos), T_LIST, [left, right], pos)
+            folded = self.fold(shapes.range_of(left.fn, right.fn, pos), T_LIST, [left, right], pos)
+            if not folded.const:
+                self.uses_frame = True  # a range's length comes from data: budget it
+            return folded
         self.error(f"unknown operator ({op})", pos)
 
     def mismatch(self, op: str, left_type: str, right_type: str, pos: int) -> NoReturn:
@@ -368,7 +376,12 @@ class Compiler:
                 if a.typ not in (T_ANY, T_NIL) and a.typ not in spec.first:
                     self.error(f"invalid argument for {node.name} (type {a.typ})", node.pos)
         typ = args[0].typ if spec.result == "same" else spec.result
-        fn = calls.call_builtin(spec.fn, [a.fn for a in args], node.pos)
+        if spec.pre is not None:
+            self.uses_frame = True  # its cost can outgrow its inputs: give it a budget
+        pre = spec.pre or (_charge_walks if spec.walks else None)
+        # A pre-charge already counted the result; others pay for what they return.
+        grows = spec.pre is None and typ in (T_STR, T_LIST, T_MAP, T_ANY)
+        fn = calls.call_builtin(spec.fn, [a.fn for a in args], node.pos, pre, grows)
         if not spec.pure:
             return Compiled(fn, typ)
         return self.fold(fn, typ, args, node.pos)
@@ -452,6 +465,14 @@ class Compiler:
 
     def c_Predicate(self, node: syntax.Predicate) -> Compiled:
         self.error("unexpected predicate", node.pos)
+
+
+def _charge_walks(frame: Any, args: list[Any], pos: int) -> None:
+    for a in args:
+        if type(a) is str:
+            charge_bytes(frame, len(a), pos)
+        else:
+            charge_walk(frame, a, pos)
 
 
 def _coalesce_type(left_type: str, right_type: str) -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
+from ._budget import STEPS_SLOT, charge_steps
 from ._collections import sort_key_check, sort_order
 from ._errors import Fail
 from ._types import Fn
@@ -45,8 +46,13 @@ class PredicateCall:
 
     def list_of(self, env: Mapping[str, Any], frame: Any) -> list[Any]:
         v = self.items(env, frame)
-        if type(v) is list:
-            return v
+        if type(v) is not list:
+            self.not_a_list(v)
+        # n steps up front, even if `any`/`find` stop early: one charge per call.
+        charge_steps(frame, len(v), self.pos)
+        return v
+
+    def not_a_list(self, v: Any) -> NoReturn:
         if v is None:
             raise Fail("reflect: call of reflect.Value.Len on zero Value", self.pos)
         raise Fail(f"cannot use {go_type(v)} as array in {self.name}", self.pos)
@@ -58,10 +64,25 @@ Each = Callable[[Mapping[str, Any], Any], Iterator[tuple[Any, Any]]]
 def _each(call: PredicateCall) -> Each:
     """Iterate (element, predicate result) with the slots set for the body."""
     body = call.body()
-    elem, index, list_of = call.elem, call.index, call.list_of
+    elem, index, items, pos, not_a_list = (
+        call.elem,
+        call.index,
+        call.items,
+        call.pos,
+        call.not_a_list,
+    )
+    steps = STEPS_SLOT  # a closure cell reads faster than a module global
 
     def each(env: Mapping[str, Any], frame: Any) -> Iterator[tuple[Any, Any]]:
-        for i, x in enumerate(list_of(env, frame)):
+        v = items(env, frame)
+        if type(v) is not list:
+            not_a_list(v)
+        # Inlined charge_steps: this is the hot loop of `any(...)` filters.
+        left = frame[steps] - len(v)
+        if left < 0:
+            charge_steps(frame, len(v), pos)
+        frame[steps] = left
+        for i, x in enumerate(v):
             frame[elem] = x
             frame[index] = i
             yield x, body(env, frame)

@@ -15,6 +15,7 @@ from typing import Any
 import re2
 
 from . import _ast as syntax
+from ._budget import SCAN_STEP, charge_bytes, charge_scan, charge_steps, charge_walk
 from ._errors import ChainNil, Fail
 from ._regex import PatternError, compile_re2, search
 from ._types import Compiled, Fn
@@ -101,9 +102,16 @@ def equality(left: Compiled, right: Compiled, negated: bool) -> Fn:
 
             return eq_num
     g = right.fn
-    if negated:
-        return lambda env, frame: not equal(f(env, frame), g(env, frame))
-    return lambda env, frame: equal(f(env, frame), g(env, frame))
+
+    def eq(env: Mapping[str, Any], frame: Any) -> Any:
+        a = f(env, frame)
+        b = g(env, frame)
+        ta = type(a)
+        if ta is type(b) and (ta is list or ta is dict):
+            charge_walk(frame, a)  # equal() walks both sides in step
+        return equal(a, b) is not negated
+
+    return eq
 
 
 def ordering(left: Compiled, right: Compiled, op: str, pos: int) -> Fn:
@@ -174,7 +182,10 @@ def arithmetic(op: str, left: Compiled, right: Compiled, pos: int) -> Fn:
             b = g(env, frame)
             if type(a) is float and type(b) is float:
                 return a + b
-            return arith("+", a, b, pos)
+            r = arith("+", a, b, pos)
+            if type(r) is str:
+                charge_bytes(frame, len(r), pos)
+            return r
 
         return add
     if op == "-":
@@ -223,8 +234,9 @@ def range_of(f: Fn, g: Fn, pos: int) -> Fn:
     def range_(env: Mapping[str, Any], frame: Any) -> Any:
         a, b = f(env, frame), g(env, frame)
         lo, hi = _range_bound(a, b, pos), _range_bound(b, a, pos)
-        if hi - lo > 1_000_000:
+        if frame is None and hi - lo > 1_000_000:  # pragma: no cover - ranges get a frame
             raise Fail("memory budget exceeded", pos)
+        charge_steps(frame, max(hi - lo + 1, 0), pos)
         return list(range(lo, hi + 1))
 
     return range_
@@ -249,6 +261,8 @@ def string_op(op: str, f: Fn, g: Fn, pos: int) -> Fn:
                 return a.startswith(b)
             if op == "endsWith":
                 return a.endswith(b)
+            if frame is not None and len(a) > SCAN_STEP:
+                charge_scan(frame, len(a), pos)
             return b in a
         if a is None or b is None:
             return False
@@ -281,13 +295,22 @@ def in_string_set(f: Fn, keys: frozenset[str], pos: int) -> Fn:
 
 
 def membership(f: Fn, g: Fn, pos: int) -> Fn:
-    return lambda env, frame: contains_in(f(env, frame), g(env, frame), pos)
+    def in_(env: Mapping[str, Any], frame: Any) -> Any:
+        needle = f(env, frame)
+        hay = g(env, frame)
+        if type(hay) is list:
+            charge_walk(frame, hay, pos)  # needle compared with every element
+        return contains_in(needle, hay, pos)
+
+    return in_
 
 
 def matches_const(f: Fn, rx: re2._Regexp[str], pos: int) -> Fn:
     def match(env: Mapping[str, Any], frame: Any) -> Any:
         v = f(env, frame)
         if type(v) is str:
+            if frame is not None and len(v) > SCAN_STEP:
+                charge_scan(frame, len(v), pos)
             return search(rx, v)
         if v is None:
             return False
@@ -310,6 +333,7 @@ def matches_dynamic(f: Fn, g: Fn, pos: int) -> Fn:
             rx = compile_re2(p)
         except PatternError as exc:
             raise Fail(str(exc), pos) from None
+        charge_scan(frame, len(v) + len(p), pos)
         return search(rx, v)
 
     return match
