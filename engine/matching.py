@@ -22,7 +22,7 @@ from triggers import (
     instance_id,
     occurrence_id,
 )
-from triggers.matcher import Fetch
+from triggers.expr import Fetch
 
 
 @dataclass(frozen=True, slots=True)

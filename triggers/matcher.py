@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from triggers import expr
+from triggers.expr import Fetch
 from triggers.model import CompiledTrigger
-
-Fetch = Callable[[str], Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from streams import BatchConsumer, KafkaSettings, Record, Topics, ensure_topics
 from streams.lifecycle import LoopDied, first_death
 from streams.producers import create_producer
 from triggers import TriggerIndex
-from triggers.matcher import Fetch
+from triggers.expr import Fetch
 
 log = structlog.get_logger(__name__)
 

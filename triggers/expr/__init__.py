@@ -3,6 +3,7 @@
     prog = compile('event.ledger == "main"')   # raises CompileError
     prog.run({"event": decode_event(raw)})      # raises EvalError
     format_var(value)                           # the string a var becomes
+    prog.run(env, budget=Budget(steps=10_000))  # tighter than MAX_STEPS/MAX_BYTES
 
 Source text is parsed once into a tree, type-checked the way upstream does
 without a declared environment, and turned into Python closures; ``run``
@@ -14,15 +15,30 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._builtins import ALL_NAMES
+from ._budget import (
+    BYTES_SLOT,
+    DEFAULT_BUDGET,
+    MAX_BYTES,
+    MAX_STEPS,
+    STEPS_SLOT,
+    Budget,
+    OverBudget,
+    charge_walk,
+    exceeded,
+)
+from ._builtins import ALL_NAMES, SCALAR_TYPES
 from ._compiler import Compiler
 from ._decode import decode_json
 from ._errors import ChainNil, CompileError, EvalError, ExprError, Fail
 from ._format import format_var as _format_var
-from ._link import Fetch, http_fetcher
+from ._link import http_fetcher
 from ._parser import parse
+from ._types import Fetch, Fn
 
 __all__ = [
+    "MAX_BYTES",
+    "MAX_STEPS",
+    "Budget",
     "CompileError",
     "EvalError",
     "ExprError",
@@ -45,17 +61,34 @@ class Program:
     ) -> None:
         self.source = source
         self._fn = fn
-        self._frame: list[Any] | None = [None] * frame_size if frame_size else None
+        self._frame: list[Any] | None = None
+        if frame_size:
+            self._frame = [None] * frame_size
+            self._frame[STEPS_SLOT] = MAX_STEPS
+            self._frame[BYTES_SLOT] = MAX_BYTES
 
-    def run(self, env: Mapping[str, Any], fetch: Fetch | None = None) -> Any:
-        """Evaluate against ``env``; ``fetch(uri)`` serves ``link()``."""
+    def run(
+        self, env: Mapping[str, Any], fetch: Fetch | None = None, budget: Budget | None = None
+    ) -> Any:
+        """Evaluate against ``env``; ``fetch(uri)`` serves ``link()``.
+
+        ``budget`` overrides the default limits of this run (``MAX_STEPS``
+        loop steps, ``MAX_BYTES`` of produced text); exceeding them raises
+        EvalError.
+        """
         try:
             frame = self._frame
             if frame is None:
                 return self._fn(env, None)
-            fr = frame.copy()
-            fr[0] = fetch
-            return self._fn(env, fr)
+            slots = frame.copy()
+            slots[0] = fetch
+            if budget is not None:
+                slots[STEPS_SLOT] = budget.steps
+                slots[BYTES_SLOT] = budget.memory
+            return self._fn(env, slots)
+        except OverBudget as exc:
+            message = exceeded(exc.kind, budget or DEFAULT_BUDGET)
+            raise EvalError.at(message, self.source, exc.pos) from None
         except Fail as exc:
             raise EvalError.at(exc.message, self.source, exc.pos) from None
         except ChainNil:  # pragma: no cover - every `?.` sits inside a chain
@@ -81,7 +114,23 @@ def compile(source: str) -> Program:
     except RecursionError:
         raise CompileError("expression too deeply nested") from None
     size = compiler.nslots if compiler.uses_frame else 0
-    return Program(source, compiled.fn, size)
+    fn = compiled.fn
+    if size and compiled.typ not in SCALAR_TYPES:
+        fn = _charging_result_walk(fn)
+    return Program(source, fn, size)
+
+
+def _charging_result_walk(fn: Fn) -> Fn:
+    """A var formats the whole result after the run: charge that walk inside it."""
+
+    def run(env: Mapping[str, Any], frame: Any) -> Any:
+        result = fn(env, frame)
+        t = type(result)
+        if t is list or isinstance(result, dict):
+            charge_walk(frame, result)
+        return result
+
+    return run
 
 
 def format_var(value: Any) -> str:

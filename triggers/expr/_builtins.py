@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from ._budget import charge_bytes, charge_steps, charge_walk
 from ._collections import (
     _concat,
     _first,
@@ -55,7 +56,8 @@ from ._text import (
     from_json,
 )
 from ._time import NAMED_INTS, Duration, load_zone, make_date, now, parse_duration
-from ._values import INT_MAX, INT_MIN, LinkedMap, go_type, wrap
+from ._types import INT_MAX, INT_MIN, LinkedMap
+from ._values import go_type, wrap
 
 # Static types, named like Go so checker messages read like upstream's.
 T_ANY: Final = "unknown"
@@ -67,6 +69,7 @@ T_STR: Final = "string"
 T_LIST: Final = "[]interface {}"
 T_MAP: Final = "map[string]interface {}"
 NUMERIC: Final = frozenset({T_INT, T_FLOAT})
+SCALAR_TYPES: Final = frozenset({T_NIL, T_BOOL, T_INT, T_FLOAT, T_STR})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,12 @@ class Builtin:
     first: frozenset[str] | None = None
     validated: bool = False  # arity message in the "invalid number" form
     pure: bool = True  # may be evaluated at compile time on constant arguments
+    # Charges the run's budget (see _budget.py) before the call, from the
+    # arguments.  Set for builtins whose cost can far exceed their inputs'
+    # size; the compiler gives their programs a frame to hold the budget.
+    pre: Callable[[Any, list[Any], int], None] | None = None
+    # Walks its arguments recursively: charged like a walk (frames only).
+    walks: bool = False
 
 
 def _len(v: Any) -> int:
@@ -205,6 +214,43 @@ def _bitnot(a: Any) -> int:
     return ~int(a)
 
 
+def _repeat_cost(frame: Any, args: list[Any], pos: int) -> None:
+    s, n = args
+    if type(s) is str and type(n) in (int, float) and n > 0:
+        charge_bytes(frame, len(s) * int(n), pos)
+
+
+def _join_cost(frame: Any, args: list[Any], pos: int) -> None:
+    items = args[0]
+    glue = args[1] if len(args) > 1 else ""
+    if type(items) is list and items and type(glue) is str:
+        charge_steps(frame, len(items), pos)
+        text = sum(len(x) for x in items if type(x) is str)
+        charge_bytes(frame, text + len(glue) * (len(items) - 1), pos)
+
+
+def _replace_cost(frame: Any, args: list[Any], pos: int) -> None:
+    s, old, new = args[:3]
+    if type(s) is str and type(old) is str and type(new) is str:
+        hits = len(s) + 1 if old == "" else s.count(old)
+        charge_bytes(frame, len(s) + hits * len(new), pos)
+
+
+def _uniq_cost(frame: Any, args: list[Any], pos: int) -> None:
+    # Scalars are looked up in a set; lists and maps are compared with each
+    # kept one, quadratic in their number.
+    items = args[0]
+    if type(items) is list:
+        charge_walk(frame, items, pos)
+        nested = sum(1 for x in items if type(x) is list or isinstance(x, dict))
+        charge_steps(frame, nested * nested // 2, pos)
+
+
+def _walk_cost(frame: Any, args: list[Any], pos: int) -> None:
+    for a in args:
+        charge_walk(frame, a, pos)
+
+
 _ROUND_ARGS: Final = frozenset({T_INT, T_FLOAT})
 
 BUILTINS: Final[dict[str, Builtin]] = {
@@ -220,7 +266,7 @@ BUILTINS: Final[dict[str, Builtin]] = {
     "round": Builtin(_rounder("round", _go_round), 1, 1, T_FLOAT, _ROUND_ARGS, True),
     "int": Builtin(_int, 1, 1, T_INT, frozenset({T_INT, T_FLOAT, T_STR}), True),
     "float": Builtin(_float, 1, 1, T_FLOAT, frozenset({T_INT, T_FLOAT, T_STR}), True),
-    "string": Builtin(format_v, 1, 1, T_STR),
+    "string": Builtin(format_v, 1, 1, T_STR, walks=True),
     "trim": Builtin(_trim, 1, 2, T_STR),
     "trimPrefix": Builtin(_trim_prefix, 1, 2, T_STR),
     "trimSuffix": Builtin(_trim_suffix, 1, 2, T_STR),
@@ -228,19 +274,25 @@ BUILTINS: Final[dict[str, Builtin]] = {
     "lower": Builtin(_lower, 1, 1, T_STR),
     "split": Builtin(_split, 2, 3, T_LIST),
     "splitAfter": Builtin(_split_after, 2, 3, T_LIST),
-    "replace": Builtin(_replace, 3, 4, T_STR),
-    "repeat": Builtin(_repeat, 2, 2, T_STR),
-    "join": Builtin(_join, 1, 2, T_STR),
+    "replace": Builtin(_replace, 3, 4, T_STR, pre=_replace_cost),
+    "repeat": Builtin(_repeat, 2, 2, T_STR, pre=_repeat_cost),
+    "join": Builtin(_join, 1, 2, T_STR, pre=_join_cost),
     "indexOf": Builtin(_index_of, 2, 2, T_INT),
     "lastIndexOf": Builtin(_last_index_of, 2, 2, T_INT),
     "hasPrefix": Builtin(_has_prefix, 2, 2, T_BOOL),
     "hasSuffix": Builtin(_has_suffix, 2, 2, T_BOOL),
-    "max": Builtin(_min_max("max"), 1, 255, T_ANY, frozenset({T_INT, T_FLOAT, T_LIST}), True),
-    "min": Builtin(_min_max("min"), 1, 255, T_ANY, frozenset({T_INT, T_FLOAT, T_LIST}), True),
-    "mean": Builtin(_mean, 1, 255, T_FLOAT, frozenset({T_INT, T_FLOAT, T_LIST}), True),
-    "median": Builtin(_median, 1, 255, T_FLOAT, frozenset({T_INT, T_FLOAT, T_LIST}), True),
-    "toJSON": Builtin(to_json, 1, 1, T_STR),
-    "fromJSON": Builtin(from_json, 1, 1, T_ANY),
+    "max": Builtin(
+        _min_max("max"), 1, 255, T_ANY, frozenset({T_INT, T_FLOAT, T_LIST}), True, walks=True
+    ),
+    "min": Builtin(
+        _min_max("min"), 1, 255, T_ANY, frozenset({T_INT, T_FLOAT, T_LIST}), True, walks=True
+    ),
+    "mean": Builtin(_mean, 1, 255, T_FLOAT, frozenset({T_INT, T_FLOAT, T_LIST}), True, walks=True),
+    "median": Builtin(
+        _median, 1, 255, T_FLOAT, frozenset({T_INT, T_FLOAT, T_LIST}), True, walks=True
+    ),
+    "toJSON": Builtin(to_json, 1, 1, T_STR, walks=True),
+    "fromJSON": Builtin(from_json, 1, 1, T_ANY, walks=True),
     "toBase64": Builtin(_to_base64, 1, 1, T_STR),
     "fromBase64": Builtin(_from_base64, 1, 1, T_STR),
     "first": Builtin(_first, 1, 1, T_ANY, frozenset({T_LIST}), True),
@@ -252,9 +304,9 @@ BUILTINS: Final[dict[str, Builtin]] = {
     "toPairs": Builtin(_to_pairs, 1, 1, T_LIST, frozenset({T_MAP}), True),
     "fromPairs": Builtin(_from_pairs, 1, 1, T_MAP, frozenset({T_LIST}), True),
     "reverse": Builtin(_reverse, 1, 1, T_LIST, frozenset({T_LIST}), True),
-    "uniq": Builtin(_uniq, 1, 1, T_LIST, frozenset({T_LIST}), True),
-    "concat": Builtin(_concat, 1, 255, T_LIST, frozenset({T_LIST}), True),
-    "flatten": Builtin(_flatten, 1, 1, T_LIST, frozenset({T_LIST}), True),
+    "uniq": Builtin(_uniq, 1, 1, T_LIST, frozenset({T_LIST}), True, pre=_uniq_cost),
+    "concat": Builtin(_concat, 1, 255, T_LIST, frozenset({T_LIST}), True, walks=True),
+    "flatten": Builtin(_flatten, 1, 1, T_LIST, frozenset({T_LIST}), True, walks=True),
     "sort": Builtin(_sort, 1, 2, T_LIST, frozenset({T_LIST}), True),
     "bitand": Builtin(_bit(lambda a, b: a & b), 2, 2, T_INT),
     "bitor": Builtin(_bit(lambda a, b: a | b), 2, 2, T_INT),

@@ -154,10 +154,39 @@ def _reverse(v: Any) -> list[Any]:
 
 
 def _uniq(v: Any) -> list[Any]:
+    """First occurrences by ``==`` (1 and 1.0 are one value, NaN never repeats).
+
+    Scalars are found in sets, so this is linear except among lists and maps.
+    """
     out: list[Any] = []
+    seen: set[Any] = set()  # (type, value) of kept non-numbers
+    floats: set[float] = set()  # kept floats
+    ints: set[int] = set()  # kept ints, exactly
+    ints_as_floats: set[float] = set()  # what kept ints equal as floats
+    nested: list[Any] = []
     for x in _list_arg(v, "uniq"):
-        if not any(equal(x, y) for y in out):
-            out.append(x)
+        t = type(x)
+        if t is float:
+            if x != x or x in floats or x in ints_as_floats:
+                if x != x:
+                    out.append(x)
+                continue
+            floats.add(x)
+        elif t is int:
+            if x in ints or float(x) in floats:
+                continue
+            ints.add(x)
+            ints_as_floats.add(float(x))
+        elif t is list or isinstance(x, dict):
+            if any(equal(x, y) for y in nested):
+                continue
+            nested.append(x)
+        else:
+            key = (t, x)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(x)
     return out
 
 

@@ -1,7 +1,7 @@
 """Type-check the syntax tree and turn it into nested Python closures.
 
-Every closure has the signature ``fn(env, fr)``: ``env`` is the run's
-environment mapping and ``fr`` a per-run list of slots (slot 0 is the link
+Every closure has the signature ``fn(env, frame)``: ``env`` is the run's
+environment mapping and ``frame`` a per-run list of slots (slot 0 is the link
 fetcher, the others hold ``let`` variables and predicate state), or None for
 programs that need no slots.  Static types are only known for literals and
 builtin results (flows compiles without a declared env), which is exactly
@@ -12,14 +12,14 @@ get dedicated closures; see _shapes.py.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from . import _ast as A
-from . import _calls as K
-from . import _shapes as S
+from . import _ast as syntax
+from . import _calls as calls
+from . import _shapes as shapes
+from ._budget import FIRST_FREE_SLOT, MAX_BYTES, MAX_STEPS, OverBudget, charge_bytes, charge_walk
 from ._builtins import (
     BUILTINS,
     NUMERIC,
@@ -35,25 +35,11 @@ from ._builtins import (
 )
 from ._errors import ChainNil, CompileError, Fail
 from ._link import call_link
+from ._predicates import PredicateCall
 from ._predicates import build as build_predicate
-from ._regex import compile_re2
+from ._regex import PatternError, compile_re2
+from ._types import Compiled, Fn
 from ._values import go_type
-
-Fn = Callable[[Mapping[str, Any], Any], Any]
-_NO_VALUE: Any = object()
-
-
-@dataclass(slots=True)
-class C:
-    """A compiled node: closure, static type, and the value if constant."""
-
-    fn: Fn
-    typ: str
-    value: Any = _NO_VALUE
-
-    @property
-    def const(self) -> bool:
-        return self.value is not _NO_VALUE
 
 
 def static_type(v: Any) -> str:
@@ -75,11 +61,11 @@ def static_type(v: Any) -> str:
     return T_ANY
 
 
-def const(v: Any) -> C:
-    def fn(env: Mapping[str, Any], fr: Any) -> Any:
+def const(v: Any) -> Compiled:
+    def fn(env: Mapping[str, Any], frame: Any) -> Any:
         return v
 
-    return C(fn, static_type(v), v)
+    return Compiled(fn, static_type(v), v)
 
 
 @dataclass(slots=True)
@@ -92,8 +78,10 @@ class _PredScope:
 class Compiler:
     def __init__(self, src: str) -> None:
         self.src = src
-        self.nslots = 1  # slot 0: the link fetcher
+        self.nslots = FIRST_FREE_SLOT  # 0: the link fetcher, 1-2: the budget
         self.uses_frame = False
+        # Constant folding draws from one budget for the whole compilation.
+        self.fold_frame: list[Any] = [None, MAX_STEPS, MAX_BYTES]
         self.lets: list[dict[str, tuple[int, str]]] = [{}]
         self.preds: list[_PredScope] = []
 
@@ -105,7 +93,9 @@ class Compiler:
         self.nslots += 1
         return self.nslots - 1
 
-    def fold(self, fn: Fn, typ: str, parts: list[C], pos: int, strict: bool = False) -> C:
+    def fold(
+        self, fn: Fn, typ: str, parts: list[Compiled], pos: int, strict: bool = False
+    ) -> Compiled:
         """Evaluate ``fn`` now when all ``parts`` are constants.
 
         ``strict``: a failure is a compile error (upstream's fold step raises
@@ -113,41 +103,43 @@ class Compiler:
         """
         if all(p.const for p in parts):
             try:
-                return const(fn({}, None))
+                return const(fn({}, self.fold_frame))
+            except OverBudget:
+                pass  # left for run time, where it fails within its own budget
             except Fail as exc:
                 if strict:
                     self.error(exc.message.removeprefix("runtime error: "), pos)
             except ChainNil:
                 pass  # `nil?.x`: the enclosing chain yields nil at run time
-        return C(fn, typ)
+        return Compiled(fn, typ)
 
     # -- dispatch -----------------------------------------------------------
-    def compile(self, node: A.Node) -> C:
+    def compile(self, node: syntax.Node) -> Compiled:
         method = getattr(self, "c_" + type(node).__name__)
-        result: C = method(node)
+        result: Compiled = method(node)
         return result
 
-    def c_Literal(self, node: A.Literal) -> C:
+    def c_Literal(self, node: syntax.Literal) -> Compiled:
         return const(node.value)
 
-    def c_Ident(self, node: A.Ident) -> C:
+    def c_Ident(self, node: syntax.Ident) -> Compiled:
         found = next((sc[node.name] for sc in reversed(self.lets) if node.name in sc), None)
         if found is not None:
             slot, typ = found
 
-            def var(env: Mapping[str, Any], fr: Any) -> Any:
-                return fr[slot]
+            def var(env: Mapping[str, Any], frame: Any) -> Any:
+                return frame[slot]
 
-            return C(var, typ)
+            return Compiled(var, typ)
         if node.name == "$env":
 
-            def whole_env(env: Mapping[str, Any], fr: Any) -> Any:
+            def whole_env(env: Mapping[str, Any], frame: Any) -> Any:
                 return env if isinstance(env, dict) else dict(env)
 
-            return C(whole_env, T_MAP)
-        return C(S.env_lookup(node.name), T_ANY)
+            return Compiled(whole_env, T_MAP)
+        return Compiled(shapes.env_lookup(node.name), T_ANY)
 
-    def c_Pointer(self, node: A.Pointer) -> C:
+    def c_Pointer(self, node: syntax.Pointer) -> Compiled:
         if not self.preds:
             self.error("cannot use pointer accessor outside predicate", node.pos)
         scope = self.preds[-1]
@@ -160,71 +152,82 @@ class Compiler:
         else:
             self.error(f"unknown pointer #{node.name}", node.pos)
 
-        def pointer(env: Mapping[str, Any], fr: Any) -> Any:
-            return fr[slot]
+        def pointer(env: Mapping[str, Any], frame: Any) -> Any:
+            return frame[slot]
 
-        return C(pointer, T_INT if node.name == "index" else T_ANY)
+        return Compiled(pointer, T_INT if node.name == "index" else T_ANY)
 
-    def c_Unary(self, node: A.Unary) -> C:
+    def c_Unary(self, node: syntax.Unary) -> Compiled:
         operand = self.compile(node.operand)
         op = node.op
         if op in ("not", "!"):
             if operand.typ not in (T_BOOL, T_ANY):
                 self.error(f"invalid operation: {op} (mismatched type {operand.typ})", node.pos)
-            return self.fold(S.logical_not(operand.fn, node.pos), T_BOOL, [operand], node.pos)
+            return self.fold(shapes.logical_not(operand.fn, node.pos), T_BOOL, [operand], node.pos)
         if operand.typ not in (T_INT, T_FLOAT, T_ANY):
             self.error(f"invalid operation: {op} (mismatched type {operand.typ})", node.pos)
-        fn = S.negate(operand.fn, node.pos) if op == "-" else S.unary_plus(operand.fn, node.pos)
+        fn = (
+            shapes.negate(operand.fn, node.pos)
+            if op == "-"
+            else shapes.unary_plus(operand.fn, node.pos)
+        )
         return self.fold(fn, operand.typ, [operand], node.pos)
 
-    def c_Binary(self, node: A.Binary) -> C:
+    def c_Binary(self, node: syntax.Binary) -> Compiled:
         op = node.op
         if op in ("&&", "and", "||", "or"):
             return self.logical(node)
         left = self.compile(node.left)
         right = self.compile(node.right)
-        lt, rt = left.typ, right.typ
+        left_type, right_type = left.typ, right.typ
         pos = node.pos
         if op in ("==", "!="):
-            if not _comparable(lt, rt):
-                self.mismatch(op, lt, rt, pos)
-            return self.fold(S.equality(left, right, op == "!="), T_BOOL, [left, right], pos)
+            if not _comparable(left_type, right_type):
+                self.mismatch(op, left_type, right_type, pos)
+            return self.fold(shapes.equality(left, right, op == "!="), T_BOOL, [left, right], pos)
         if op in ("<", ">", "<=", ">="):
-            self.check(op, lt, rt, pos, (NUMERIC, {T_STR}))
-            return self.fold(S.ordering(left, right, op, pos), T_BOOL, [left, right], pos)
+            self.check(op, left_type, right_type, pos, (NUMERIC, {T_STR}))
+            return self.fold(shapes.ordering(left, right, op, pos), T_BOOL, [left, right], pos)
         if op in ("+", "-", "*", "/", "%", "**", "^"):
             return self.arithmetic(op, left, right, pos)
         if op == "??":
-            typ = rt if lt == T_NIL else lt if lt == rt or rt == T_NIL else T_ANY
-            return self.fold(S.coalesce(left.fn, right.fn), typ, [left, right], pos)
+            typ = _coalesce_type(left_type, right_type)
+            return self.fold(shapes.coalesce(left.fn, right.fn), typ, [left, right], pos)
         if op == "in":
             return self.membership(left, right, node)
         if op in ("contains", "startsWith", "endsWith"):
-            self.check(op, lt, rt, pos, ({T_STR},))
-            return self.fold(S.string_op(op, left.fn, right.fn, pos), T_BOOL, [left, right], pos)
+            self.check(op, left_type, right_type, pos, ({T_STR},))
+            return self.fold(
+                shapes.string_op(op, left.fn, right.fn, pos), T_BOOL, [left, right], pos
+            )
         if op == "matches":
             return self.matches(left, right, pos)
         if op == "..":
-            self.check(op, lt, rt, pos, ({T_INT},))
-            return self.fold(S.range_of(left.fn, right.fn, pos), T_LIST, [left, right], pos)
+            self.check(op, left_type, right_type, pos, ({T_INT},))
+            folded = self.fold(shapes.range_of(left.fn, right.fn, pos), T_LIST, [left, right], pos)
+            if not folded.const:
+                self.uses_frame = True  # a range's length comes from data: budget it
+            return folded
         self.error(f"unknown operator ({op})", pos)
 
-    def mismatch(self, op: str, lt: str, rt: str, pos: int) -> NoReturn:
-        self.error(f"invalid operation: {op} (mismatched types {lt} and {rt})", pos)
+    def mismatch(self, op: str, left_type: str, right_type: str, pos: int) -> NoReturn:
+        self.error(f"invalid operation: {op} (mismatched types {left_type} and {right_type})", pos)
 
-    def check(self, op: str, lt: str, rt: str, pos: int, groups: tuple[Any, ...]) -> None:
+    def check(
+        self, op: str, left_type: str, right_type: str, pos: int, groups: tuple[Any, ...]
+    ) -> None:
         """Upstream's rule: both known -> same group; one known -> in a group."""
-        if lt == T_ANY and rt == T_ANY:
+        if left_type == T_ANY and right_type == T_ANY:
             return
-        if lt == T_ANY or rt == T_ANY:
-            known = rt if lt == T_ANY else lt
+        if left_type == T_ANY or right_type == T_ANY:
+            known = right_type if left_type == T_ANY else left_type
             if any(known in g for g in groups):
                 return
-        elif any(lt in g and rt in g for g in groups):
+        elif any(left_type in g and right_type in g for g in groups):
             return
-        self.mismatch(op, lt, rt, pos)
+        self.mismatch(op, left_type, right_type, pos)
 
-    def logical(self, node: A.Binary) -> C:
+    def logical(self, node: syntax.Binary) -> Compiled:
         left = self.compile(node.left)
         right = self.compile(node.right)
         is_and = node.op in ("&&", "and")
@@ -234,71 +237,73 @@ class Compiler:
         if right.const:
             if right.value is (not is_and):
                 return const(not is_and)
-            return C(left.fn, left.typ)
+            return Compiled(left.fn, left.typ)
         if left.const:
             if left.value is (not is_and):
                 return const(not is_and)
-            return C(right.fn, right.typ)
-        return C(S.logical(left.fn, right.fn, is_and, node.pos, node.right.pos), T_BOOL)
+            return Compiled(right.fn, right.typ)
+        return Compiled(shapes.logical(left.fn, right.fn, is_and, node.pos, node.right.pos), T_BOOL)
 
-    def arithmetic(self, op: str, left: C, right: C, pos: int) -> C:
-        lt, rt = left.typ, right.typ
+    def arithmetic(self, op: str, left: Compiled, right: Compiled, pos: int) -> Compiled:
+        left_type, right_type = left.typ, right.typ
         if op == "+":
-            self.check(op, lt, rt, pos, (NUMERIC, {T_STR}))
+            self.check(op, left_type, right_type, pos, (NUMERIC, {T_STR}))
         elif op == "%":
-            self.check(op, lt, rt, pos, ({T_INT},))
+            self.check(op, left_type, right_type, pos, ({T_INT},))
         else:
-            self.check(op, lt, rt, pos, (NUMERIC,))
+            self.check(op, left_type, right_type, pos, (NUMERIC,))
         if op in ("/", "**", "^"):
             typ = T_FLOAT
         elif op == "%":
             typ = T_INT
-        elif lt == rt and lt != T_ANY:
-            typ = lt
-        elif lt in NUMERIC and rt in NUMERIC:
+        elif left_type == right_type and left_type != T_ANY:
+            typ = left_type
+        elif left_type in NUMERIC and right_type in NUMERIC:
             typ = T_FLOAT
         else:
             typ = T_ANY
-        return self.fold(S.arithmetic(op, left, right, pos), typ, [left, right], pos, strict=True)
+        return self.fold(
+            shapes.arithmetic(op, left, right, pos), typ, [left, right], pos, strict=True
+        )
 
-    def membership(self, left: C, right: C, node: A.Binary) -> C:
-        lt, rt = left.typ, right.typ
+    def membership(self, left: Compiled, right: Compiled, node: syntax.Binary) -> Compiled:
+        left_type, right_type = left.typ, right.typ
         pos = node.pos
-        if rt == T_MAP:
-            if lt not in (T_ANY, T_STR):
-                self.error(f"cannot use {lt} as type string in map key", pos)
-        elif rt not in (T_LIST, T_ANY) and not (lt == T_ANY and rt == T_STR):
-            self.mismatch("in", lt, rt, pos)
-        items = node.right.items if isinstance(node.right, A.ArrayLit) else None
-        if items and all(isinstance(i, A.Literal) and type(i.value) is str for i in items):
+        if right_type == T_MAP:
+            if left_type not in (T_ANY, T_STR):
+                self.error(f"cannot use {left_type} as type string in map key", pos)
+        elif right_type not in (T_LIST, T_ANY) and not (left_type == T_ANY and right_type == T_STR):
+            self.mismatch("in", left_type, right_type, pos)
+        items = node.right.items if isinstance(node.right, syntax.ArrayLit) else None
+        if items and all(isinstance(i, syntax.Literal) and type(i.value) is str for i in items):
             # Upstream turns an all-string literal list into a hash set.
-            keys = frozenset(i.value for i in items if isinstance(i, A.Literal))
-            return self.fold(S.in_string_set(left.fn, keys, pos), T_BOOL, [left], pos)
-        return self.fold(S.membership(left.fn, right.fn, pos), T_BOOL, [left, right], pos)
+            keys = frozenset(i.value for i in items if isinstance(i, syntax.Literal))
+            return self.fold(shapes.in_string_set(left.fn, keys, pos), T_BOOL, [left], pos)
+        return self.fold(shapes.membership(left.fn, right.fn, pos), T_BOOL, [left, right], pos)
 
-    def matches(self, left: C, right: C, pos: int) -> C:
+    def matches(self, left: Compiled, right: Compiled, pos: int) -> Compiled:
         if right.const and type(right.value) is str:
             try:
                 pattern = compile_re2(right.value)
-            except re.error as exc:
+            except PatternError as exc:
                 self.error(str(exc), pos)
         self.check("matches", left.typ, right.typ, pos, ({T_STR},))
         if right.const and type(right.value) is str:
-            fn = S.matches_const(left.fn, pattern, pos)
+            fn = shapes.matches_const(left.fn, pattern, pos)
         else:
-            fn = S.matches_dynamic(left.fn, right.fn, pos)
+            fn = shapes.matches_dynamic(left.fn, right.fn, pos)
         return self.fold(fn, T_BOOL, [left, right], pos)
 
     # -- access -------------------------------------------------------------
-    def c_Member(self, node: A.Member) -> C:
-        path = S.flatten_path(node)
+    def c_Member(self, node: syntax.Member) -> Compiled:
+        path = shapes.flatten_path(node)
         if path is not None and not self.is_var(path[0]):
-            return C(S.path_access(path[0], path[1]), T_ANY)
+            return Compiled(shapes.path_access(path[0], path[1]), T_ANY)
         obj = self.compile(node.obj)
         prop = self.compile(node.prop)
         if not (node.optional and obj.typ == T_NIL):
             self.check_member(obj.typ, prop.typ, node.pos)
-        fn = S.member(obj.fn, prop, node.optional, node.pos)
+        fn = shapes.member(obj.fn, prop, node.optional, node.pos)
         typ = T_INT if obj.typ == T_STR else T_ANY
         return self.fold(fn, typ, [obj, prop], node.pos)
 
@@ -318,7 +323,7 @@ class Compiler:
             return
         self.error(f"type {ot}[{pt}] is undefined", pos)
 
-    def c_Slice(self, node: A.Slice) -> C:
+    def c_Slice(self, node: syntax.Slice) -> Compiled:
         obj = self.compile(node.obj)
         lo = self.compile(node.lo) if node.lo is not None else None
         hi = self.compile(node.hi) if node.hi is not None else None
@@ -327,16 +332,16 @@ class Compiler:
         for bound in (lo, hi):
             if bound is not None and bound.typ not in (T_ANY, T_INT):
                 self.error(f"non-integer slice index {bound.typ}", node.pos)
-        fn = S.slice_(obj.fn, lo.fn if lo else None, hi.fn if hi else None, node.pos)
+        fn = shapes.slice_(obj.fn, lo.fn if lo else None, hi.fn if hi else None, node.pos)
         parts = [p for p in (obj, lo, hi) if p is not None]
         return self.fold(fn, obj.typ, parts, node.pos)
 
-    def c_Chain(self, node: A.Chain) -> C:
+    def c_Chain(self, node: syntax.Chain) -> Compiled:
         inner = self.compile(node.inner)
-        return C(S.chain(inner.fn), inner.typ)
+        return Compiled(shapes.chain(inner.fn), inner.typ)
 
     # -- calls --------------------------------------------------------------
-    def c_Call(self, node: A.Call) -> C:
+    def c_Call(self, node: syntax.Call) -> Compiled:
         if node.name in PREDICATE_RESULTS and node.builtin:
             return self.predicate_call(node)
         args = [self.compile(a) for a in node.args]
@@ -345,17 +350,17 @@ class Compiler:
         fns = [a.fn for a in args]
         if node.callee is None and node.name == "link" and not self.is_var("link"):
             self.uses_frame = True
-            return C(K.call_with_fetch(call_link, fns, node.pos), T_ANY)
+            return Compiled(calls.call_with_fetch(call_link, fns, node.pos), T_ANY)
         callee = node.callee
-        if isinstance(callee, A.Member) and isinstance(callee.prop, A.Literal):
+        if isinstance(callee, syntax.Member) and isinstance(callee.prop, syntax.Literal):
             # `x.Year()`: a method of a time value, else a callable member.
             obj = self.compile(callee.obj)
-            fn = K.method_call(obj.fn, node.name, fns, callee.optional, node.pos)
-            return C(fn, T_ANY)
-        target = self.compile(callee if callee is not None else A.Ident(node.pos, node.name))
-        return C(K.call_value(target.fn, fns, node.pos), T_ANY)
+            fn = calls.method_call(obj.fn, node.name, fns, callee.optional, node.pos)
+            return Compiled(fn, T_ANY)
+        target = self.compile(callee if callee is not None else syntax.Ident(node.pos, node.name))
+        return Compiled(calls.call_value(target.fn, fns, node.pos), T_ANY)
 
-    def builtin_call(self, node: A.Call, args: list[C]) -> C:
+    def builtin_call(self, node: syntax.Call, args: list[Compiled]) -> Compiled:
         spec = BUILTINS[node.name]
         n = len(args)
         if not spec.min_args <= n <= spec.max_args:
@@ -371,20 +376,25 @@ class Compiler:
                 if a.typ not in (T_ANY, T_NIL) and a.typ not in spec.first:
                     self.error(f"invalid argument for {node.name} (type {a.typ})", node.pos)
         typ = args[0].typ if spec.result == "same" else spec.result
-        fn = K.call_builtin(spec.fn, [a.fn for a in args], node.pos)
+        if spec.pre is not None:
+            self.uses_frame = True  # its cost can outgrow its inputs: give it a budget
+        pre = spec.pre or (_charge_walks if spec.walks else None)
+        # A pre-charge already counted the result; others pay for what they return.
+        grows = spec.pre is None and typ in (T_STR, T_LIST, T_MAP, T_ANY)
+        fn = calls.call_builtin(spec.fn, [a.fn for a in args], node.pos, pre, grows)
         if not spec.pure:
-            return C(fn, typ)
+            return Compiled(fn, typ)
         return self.fold(fn, typ, args, node.pos)
 
-    def predicate_call(self, node: A.Call) -> C:
+    def predicate_call(self, node: syntax.Call) -> Compiled:
         lst = self.compile(node.args[0])
         if lst.typ not in (T_ANY, T_LIST):
             self.error(f"builtin {node.name} takes only array (got {lst.typ})", node.pos)
         scope = _PredScope(self.slot(), self.slot(), self.slot() if node.name == "reduce" else None)
-        pred: C | None = None
+        pred: Compiled | None = None
         if len(node.args) > 1:
             pnode = node.args[1]
-            body = pnode.body if isinstance(pnode, A.Predicate) else pnode
+            body = pnode.body if isinstance(pnode, syntax.Predicate) else pnode
             self.preds.append(scope)
             self.lets.append({})
             try:
@@ -396,33 +406,34 @@ class Compiler:
             if wants_bool and pred.typ not in (T_BOOL, T_ANY):
                 self.error(f"predicate should return boolean (got {pred.typ})", pnode.pos)
         extra = self.compile(node.args[2]) if len(node.args) > 2 else None
-        fn = build_predicate(
-            node.name,
-            node.pos,
-            lst.fn,
-            pred.fn if pred else None,
-            extra.fn if extra else None,
-            scope.elem,
-            scope.index,
-            scope.acc or 0,
+        call = PredicateCall(
+            name=node.name,
+            pos=node.pos,
+            items=lst.fn,
+            pred=pred.fn if pred else None,
+            extra=extra.fn if extra else None,
+            elem=scope.elem,
+            index=scope.index,
+            acc=scope.acc or 0,
         )
-        return C(fn, PREDICATE_RESULTS[node.name])
+        fn = build_predicate(call)
+        return Compiled(fn, PREDICATE_RESULTS[node.name])
 
     # -- structure ----------------------------------------------------------
-    def c_ArrayLit(self, node: A.ArrayLit) -> C:
+    def c_ArrayLit(self, node: syntax.ArrayLit) -> Compiled:
         items = [self.compile(i) for i in node.items]
-        return self.fold(K.array([i.fn for i in items]), T_LIST, items, node.pos)
+        return self.fold(calls.array([i.fn for i in items]), T_LIST, items, node.pos)
 
-    def c_MapLit(self, node: A.MapLit) -> C:
+    def c_MapLit(self, node: syntax.MapLit) -> Compiled:
         pairs = [(self.compile(k), self.compile(v)) for k, v in node.pairs]
         for k, _ in pairs:
             if k.typ not in (T_ANY, T_STR):
                 self.error(f"cannot use {k.typ} as map key", node.pos)
         flat = [c for pair in pairs for c in pair]
-        fn = K.map_literal([(k.fn, v.fn) for k, v in pairs], node.pos)
+        fn = calls.map_literal([(k.fn, v.fn) for k, v in pairs], node.pos)
         return self.fold(fn, T_MAP, flat, node.pos)
 
-    def c_Cond(self, node: A.Cond) -> C:
+    def c_Cond(self, node: syntax.Cond) -> Compiled:
         cond = self.compile(node.cond)
         if cond.typ not in (T_BOOL, T_ANY):
             self.error(f"non-bool expression (type {cond.typ}) used as condition", node.pos)
@@ -432,9 +443,9 @@ class Compiler:
         if cond.const:
             return then if cond.value is True else other
         typ = then.typ if then.typ == other.typ else T_ANY
-        return C(K.conditional(cond.fn, then.fn, other.fn, elvis, node.pos), typ)
+        return Compiled(calls.conditional(cond.fn, then.fn, other.fn, elvis, node.pos), typ)
 
-    def c_Let(self, node: A.Let) -> C:
+    def c_Let(self, node: syntax.Let) -> Compiled:
         if node.name in BUILTINS or node.name in PREDICATE_RESULTS:
             self.error(f"cannot redeclare builtin {node.name}", node.pos)
         if self.is_var(node.name):
@@ -446,22 +457,39 @@ class Compiler:
             body = self.compile(node.body)
         finally:
             del self.lets[-1][node.name]
-        return C(K.let(slot, value.fn, body.fn), body.typ)
+        return Compiled(calls.let(slot, value.fn, body.fn), body.typ)
 
-    def c_Seq(self, node: A.Seq) -> C:
+    def c_Seq(self, node: syntax.Seq) -> Compiled:
         items = [self.compile(i) for i in node.items]
-        return C(K.sequence([i.fn for i in items]), items[-1].typ)
+        return Compiled(calls.sequence([i.fn for i in items]), items[-1].typ)
 
-    def c_Predicate(self, node: A.Predicate) -> C:
+    def c_Predicate(self, node: syntax.Predicate) -> Compiled:
         self.error("unexpected predicate", node.pos)
 
 
-def _comparable(lt: str, rt: str) -> bool:
-    if T_ANY in (lt, rt) or T_NIL in (lt, rt):
-        return True
-    if lt in NUMERIC and rt in NUMERIC:
-        return True
-    return lt == rt
+def _charge_walks(frame: Any, args: list[Any], pos: int) -> None:
+    for a in args:
+        if type(a) is str:
+            charge_bytes(frame, len(a), pos)
+        else:
+            charge_walk(frame, a, pos)
 
 
-__all__ = ["C", "Compiler", "Fn", "go_type"]
+def _coalesce_type(left_type: str, right_type: str) -> str:
+    """Static type of ``left ?? right``."""
+    if left_type == T_NIL:
+        return right_type
+    if left_type == right_type or right_type == T_NIL:
+        return left_type
+    return T_ANY
+
+
+def _comparable(left_type: str, right_type: str) -> bool:
+    if T_ANY in (left_type, right_type) or T_NIL in (left_type, right_type):
+        return True
+    if left_type in NUMERIC and right_type in NUMERIC:
+        return True
+    return left_type == right_type
+
+
+__all__ = ["Compiled", "Compiler", "Fn", "go_type"]

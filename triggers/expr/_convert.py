@@ -6,7 +6,8 @@ import math
 from typing import Any
 
 from ._errors import Fail
-from ._values import INT_MIN, go_type, wrap
+from ._types import INT_MIN
+from ._values import go_type, wrap
 
 
 def as_str(v: Any) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ._errors import Fail
 from ._time import Duration, format_duration, format_rfc3339, format_time
-from ._values import LinkedMap
+from ._types import LinkedMap
 
 
 def _digits(x: float) -> tuple[str, int]:

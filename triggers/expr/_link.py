@@ -15,9 +15,7 @@ import httpx
 
 from ._decode import decode_json
 from ._errors import Fail
-from ._values import LinkedMap
-
-Fetch = Callable[[str], Any]
+from ._types import Fetch, LinkedMap
 
 
 def call_link(fetch: Fetch | None, args: list[Any]) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import _ast as A
+from . import _ast as syntax
 from ._errors import CompileError
 from ._lexer import BRACKET, EOF, IDENT, NUMBER, OP, STRING, Token, tokenize
 
@@ -120,7 +120,7 @@ class Parser:
         return tok
 
     # -- grammar ---------------------------------------------------------
-    def parse(self) -> A.Node:
+    def parse(self) -> syntax.Node:
         if self.cur.kind == EOF:
             raise self.error("unexpected end of expression")
         node = self.sequence()
@@ -128,16 +128,16 @@ class Parser:
             raise self.error(f"unexpected token {_describe(self.cur)}")
         return node
 
-    def sequence(self) -> A.Node:
+    def sequence(self) -> syntax.Node:
         nodes = [self.expression(0)]
         while self.peek_is(OP, ";"):
             self.next()
             if self.cur.kind == EOF:
                 break
             nodes.append(self.expression(0))
-        return nodes[0] if len(nodes) == 1 else A.Seq(nodes[0].pos, nodes)
+        return nodes[0] if len(nodes) == 1 else syntax.Seq(nodes[0].pos, nodes)
 
-    def expression(self, prec: int) -> A.Node:
+    def expression(self, prec: int) -> syntax.Node:
         if prec == 0 and self.peek_is(OP, "let"):
             return self.let()
         if prec == 0 and self.peek_is(OP, "if"):
@@ -176,52 +176,52 @@ class Parser:
                 left = self.comparison(left, tok, op_prec)
             else:
                 right = self.expression(op_prec if right_assoc else op_prec + 1)
-                left = A.Binary(tok.pos, tok.value, left, right)
+                left = syntax.Binary(tok.pos, tok.value, left, right)
                 if negate:
-                    left = A.Unary(not_tok.pos, "not", left)
+                    left = syntax.Unary(not_tok.pos, "not", left)
             prev = tok.value
             tok = self.cur
         if prec == 0:
             left = self.conditional(left)
         return left
 
-    def comparison(self, left: A.Node, tok: Token, prec: int) -> A.Node:
-        root: A.Node | None = None
+    def comparison(self, left: syntax.Node, tok: Token, prec: int) -> syntax.Node:
+        root: syntax.Node | None = None
         while True:
             right = self.expression(prec + 1)
-            cmp = A.Binary(tok.pos, tok.value, left, right)
-            root = cmp if root is None else A.Binary(tok.pos, "&&", root, cmp)
+            cmp = syntax.Binary(tok.pos, tok.value, left, right)
+            root = cmp if root is None else syntax.Binary(tok.pos, "&&", root, cmp)
             left = right
             tok = self.cur
             if not (tok.kind == OP and tok.value in _CHAINED):
                 return root
             self.next()
 
-    def conditional(self, node: A.Node) -> A.Node:
+    def conditional(self, node: syntax.Node) -> syntax.Node:
         while self.peek_is(OP, "?"):
             q = self.cur
             self.next()
             if self.peek_is(OP, ":"):
                 self.next()
-                then: A.Node = node
+                then: syntax.Node = node
                 other = self.expression(0)
             else:
                 then = self.expression(0)
                 self.expect(OP, ":")
                 other = self.expression(0)
-            node = A.Cond(q.pos, node, then, other)
+            node = syntax.Cond(q.pos, node, then, other)
         return node
 
-    def let(self) -> A.Node:
+    def let(self) -> syntax.Node:
         start = self.expect(OP, "let")
         name = self.expect(IDENT)
         self.expect(OP, "=")
         value = self.expression(0)
         self.expect(OP, ";")
         body = self.sequence()
-        return A.Let(start.pos, name.value, value, body)
+        return syntax.Let(start.pos, name.value, value, body)
 
-    def if_else(self) -> A.Node:
+    def if_else(self) -> syntax.Node:
         start = self.expect(OP, "if")
         cond = self.expression(0)
         self.expect(BRACKET, "{")
@@ -234,14 +234,14 @@ class Parser:
             self.expect(BRACKET, "{")
             other = self.sequence()
             self.expect(BRACKET, "}")
-        return A.Cond(start.pos, cond, then, other)
+        return syntax.Cond(start.pos, cond, then, other)
 
-    def primary(self) -> A.Node:
+    def primary(self) -> syntax.Node:
         tok = self.cur
         if tok.kind == OP and tok.value in _UNARY:
             self.next()
             operand = self.expression(_UNARY[tok.value])
-            return self.postfix(A.Unary(tok.pos, tok.value, operand))
+            return self.postfix(syntax.Unary(tok.pos, tok.value, operand))
         if tok.is_(BRACKET, "("):
             self.next()
             inner = self.sequence()
@@ -257,28 +257,28 @@ class Parser:
                     name = self.cur.value
                     self.next()
             # `.field` stays current: postfix() reads it as a member of `#`.
-            return self.postfix(A.Pointer(tok.pos, name))
+            return self.postfix(syntax.Pointer(tok.pos, name))
         return self.postfix(self.secondary())
 
-    def secondary(self) -> A.Node:
+    def secondary(self) -> syntax.Node:
         tok = self.cur
         if tok.kind == IDENT:
             self.next()
             if tok.value == "true":
-                return A.Literal(tok.pos, True)
+                return syntax.Literal(tok.pos, True)
             if tok.value == "false":
-                return A.Literal(tok.pos, False)
+                return syntax.Literal(tok.pos, False)
             if tok.value == "nil":
-                return A.Literal(tok.pos, None)
+                return syntax.Literal(tok.pos, None)
             if self.peek_is(BRACKET, "("):
                 return self.call(tok, [])
-            return A.Ident(tok.pos, tok.value)
+            return syntax.Ident(tok.pos, tok.value)
         if tok.kind == NUMBER:
             self.next()
-            return A.Literal(tok.pos, self.number(tok))
+            return syntax.Literal(tok.pos, self.number(tok))
         if tok.kind == STRING:
             self.next()
-            return A.Literal(tok.pos, tok.value)
+            return syntax.Literal(tok.pos, tok.value)
         if tok.is_(BRACKET, "["):
             return self.array()
         if tok.is_(BRACKET, "{"):
@@ -304,7 +304,7 @@ class Parser:
             raise self.error("integer literal is too large", tok)
         return value
 
-    def call(self, name: Token, args: list[A.Node]) -> A.Node:
+    def call(self, name: Token, args: list[syntax.Node]) -> syntax.Node:
         spec = PREDICATE_BUILTINS.get(name.value)
         if spec is not None:
             self.expect(BRACKET, "(")
@@ -319,12 +319,12 @@ class Parser:
             if self.peek_is(OP, ","):
                 self.next()
             self.expect(BRACKET, ")")
-            return A.Call(name.pos, name.value, args, True)
+            return syntax.Call(name.pos, name.value, args, True)
         builtin = name.value in self.builtins
         args = self.arguments(args)
-        return A.Call(name.pos, name.value, args, builtin)
+        return syntax.Call(name.pos, name.value, args, builtin)
 
-    def arguments(self, args: list[A.Node]) -> list[A.Node]:
+    def arguments(self, args: list[syntax.Node]) -> list[syntax.Node]:
         offset = len(args)
         self.expect(BRACKET, "(")
         while not self.peek_is(BRACKET, ")"):
@@ -336,7 +336,7 @@ class Parser:
         self.expect(BRACKET, ")")
         return args
 
-    def predicate(self) -> A.Node:
+    def predicate(self) -> syntax.Node:
         start = self.cur
         braces = self.peek_is(BRACKET, "{")
         if braces:
@@ -351,11 +351,11 @@ class Parser:
         self.depth -= 1
         if braces:
             self.expect(BRACKET, "}")
-        return A.Predicate(start.pos, body)
+        return syntax.Predicate(start.pos, body)
 
-    def array(self) -> A.Node:
+    def array(self) -> syntax.Node:
         start = self.expect(BRACKET, "[")
-        items: list[A.Node] = []
+        items: list[syntax.Node] = []
         while not self.peek_is(BRACKET, "]"):
             if items:
                 self.expect(OP, ",")
@@ -363,20 +363,20 @@ class Parser:
                     break
             items.append(self.expression(0))
         self.expect(BRACKET, "]")
-        return A.ArrayLit(start.pos, items)
+        return syntax.ArrayLit(start.pos, items)
 
-    def map(self) -> A.Node:
+    def map(self) -> syntax.Node:
         start = self.expect(BRACKET, "{")
-        pairs: list[tuple[A.Node, A.Node]] = []
+        pairs: list[tuple[syntax.Node, syntax.Node]] = []
         while not self.peek_is(BRACKET, "}"):
             if pairs:
                 self.expect(OP, ",")
                 if self.peek_is(BRACKET, "}"):
                     break
             tok = self.cur
-            key: A.Node
+            key: syntax.Node
             if tok.kind in (NUMBER, STRING, IDENT):
-                key = A.Literal(tok.pos, tok.value)
+                key = syntax.Literal(tok.pos, tok.value)
                 self.next()
             elif tok.is_(BRACKET, "("):
                 key = self.expression(0)
@@ -388,9 +388,9 @@ class Parser:
             self.expect(OP, ":")
             pairs.append((key, self.expression(0)))
         self.expect(BRACKET, "}")
-        return A.MapLit(start.pos, pairs)
+        return syntax.MapLit(start.pos, pairs)
 
-    def postfix(self, node: A.Node) -> A.Node:
+    def postfix(self, node: syntax.Node) -> syntax.Node:
         while True:
             tok = self.cur
             if tok.kind == OP and tok.value in (".", "?."):
@@ -403,41 +403,43 @@ class Parser:
                 self.next()
                 if prop.kind != IDENT and not (prop.kind == OP and _is_identifier(prop.value)):
                     raise self.error("expected name", prop)
-                inner = node.inner if isinstance(node, A.Chain) else node
-                member: A.Node = A.Member(
-                    prop.pos, inner, A.Literal(prop.pos, prop.value), optional
+                inner = node.inner if isinstance(node, syntax.Chain) else node
+                member: syntax.Node = syntax.Member(
+                    prop.pos, inner, syntax.Literal(prop.pos, prop.value), optional
                 )
                 if self.peek_is(BRACKET, "("):
-                    member = A.Call(prop.pos, prop.value, self.arguments([]), False, member)
+                    member = syntax.Call(prop.pos, prop.value, self.arguments([]), False, member)
                 node = (
-                    A.Chain(prop.pos, member) if isinstance(node, A.Chain) or optional else member
+                    syntax.Chain(prop.pos, member)
+                    if isinstance(node, syntax.Chain) or optional
+                    else member
                 )
             elif tok.is_(BRACKET, "["):
                 node = self.index(node, tok, False)
             else:
                 return node
 
-    def index(self, node: A.Node, bracket: Token, optional: bool) -> A.Node:
+    def index(self, node: syntax.Node, bracket: Token, optional: bool) -> syntax.Node:
         self.next()
-        lo: A.Node | None = None
-        hi: A.Node | None = None
+        lo: syntax.Node | None = None
+        hi: syntax.Node | None = None
         if self.peek_is(OP, ":"):
             self.next()
             if not self.peek_is(BRACKET, "]"):
                 hi = self.expression(0)
             self.expect(BRACKET, "]")
-            return A.Slice(bracket.pos, node, None, hi)
+            return syntax.Slice(bracket.pos, node, None, hi)
         lo = self.expression(0)
         if self.peek_is(OP, ":"):
             self.next()
             if not self.peek_is(BRACKET, "]"):
                 hi = self.expression(0)
             self.expect(BRACKET, "]")
-            return A.Slice(bracket.pos, node, lo, hi)
+            return syntax.Slice(bracket.pos, node, lo, hi)
         self.expect(BRACKET, "]")
-        member = A.Member(bracket.pos, node, lo, optional)
-        return A.Chain(bracket.pos, member) if optional else member
+        member = syntax.Member(bracket.pos, node, lo, optional)
+        return syntax.Chain(bracket.pos, member) if optional else member
 
 
-def parse(src: str, builtins: frozenset[str]) -> A.Node:
+def parse(src: str, builtins: frozenset[str]) -> syntax.Node:
     return Parser(src, builtins).parse()

@@ -2,28 +2,92 @@
 
 A predicate reads the current element, its index and the reduce accumulator
 from frame slots reserved at compile time, so nested predicates never
-collide and no per-call dictionaries are built.
+collide and no per-call dictionaries are built.  ``BUILDERS`` maps each
+builtin's name to the function that builds its closure.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
+from ._budget import STEPS_SLOT, charge_steps
 from ._collections import sort_key_check, sort_order
 from ._errors import Fail
+from ._types import Fn
 from ._values import go_type, wrap
 
-Fn = Callable[[Mapping[str, Any], Any], Any]
 
+@dataclass(frozen=True, slots=True)
+class PredicateCall:
+    """``name(items, pred[, extra])`` as compiled; ``elem``/``index``/``acc`` are slots."""
 
-def _items(v: Any, name: str, pos: int) -> list[Any]:
-    if type(v) is list:
+    name: str
+    pos: int
+    items: Fn
+    pred: Fn | None
+    extra: Fn | None
+    elem: int
+    index: int
+    acc: int = 0
+
+    def body(self) -> Fn:
+        """The predicate; without one, the element itself (``count``, ``sum``)."""
+        if self.pred is not None:
+            return self.pred
+        elem = self.elem
+
+        def identity(env: Mapping[str, Any], frame: Any) -> Any:
+            return frame[elem]
+
+        return identity
+
+    def list_of(self, env: Mapping[str, Any], frame: Any) -> list[Any]:
+        v = self.items(env, frame)
+        if type(v) is not list:
+            self.not_a_list(v)
+        # n steps up front, even if `any`/`find` stop early: one charge per call.
+        charge_steps(frame, len(v), self.pos)
         return v
-    if v is None:
-        raise Fail("reflect: call of reflect.Value.Len on zero Value", pos)
-    raise Fail(f"cannot use {go_type(v)} as array in {name}", pos)
+
+    def not_a_list(self, v: Any) -> NoReturn:
+        if v is None:
+            raise Fail("reflect: call of reflect.Value.Len on zero Value", self.pos)
+        raise Fail(f"cannot use {go_type(v)} as array in {self.name}", self.pos)
+
+
+Each = Callable[[Mapping[str, Any], Any], Iterator[tuple[Any, Any]]]
+
+
+def _each(call: PredicateCall) -> Each:
+    """Iterate (element, predicate result) with the slots set for the body."""
+    body = call.body()
+    elem, index, items, pos, not_a_list = (
+        call.elem,
+        call.index,
+        call.items,
+        call.pos,
+        call.not_a_list,
+    )
+    steps = STEPS_SLOT  # a closure cell reads faster than a module global
+
+    def each(env: Mapping[str, Any], frame: Any) -> Iterator[tuple[Any, Any]]:
+        v = items(env, frame)
+        if type(v) is not list:
+            not_a_list(v)
+        # Inlined charge_steps: this is the hot loop of `any(...)` filters.
+        left = frame[steps] - len(v)
+        if left < 0:
+            charge_steps(frame, len(v), pos)
+        frame[steps] = left
+        for i, x in enumerate(v):
+            frame[elem] = x
+            frame[index] = i
+            yield x, body(env, frame)
+
+    return each
 
 
 def _bool(v: Any, pos: int) -> bool:
@@ -31,6 +95,51 @@ def _bool(v: Any, pos: int) -> bool:
         return bool(v)
     iface = "nil" if v is None else go_type(v)
     raise Fail(f"predicate should return boolean (got {iface})", pos)
+
+
+def _all(call: PredicateCall) -> Fn:
+    each, pos = _each(call), call.pos
+    return lambda env, frame: all(_bool(r, pos) for _, r in each(env, frame))
+
+
+def _any(call: PredicateCall) -> Fn:
+    each, pos = _each(call), call.pos
+    return lambda env, frame: any(_bool(r, pos) for _, r in each(env, frame))
+
+
+def _none(call: PredicateCall) -> Fn:
+    each, pos = _each(call), call.pos
+    return lambda env, frame: not any(_bool(r, pos) for _, r in each(env, frame))
+
+
+def _one(call: PredicateCall) -> Fn:
+    each, pos = _each(call), call.pos
+
+    def one(env: Mapping[str, Any], frame: Any) -> Any:
+        hits = 0
+        for _, r in each(env, frame):
+            if _bool(r, pos):
+                hits += 1
+                if hits > 1:
+                    return False
+        return hits == 1
+
+    return one
+
+
+def _filter(call: PredicateCall) -> Fn:
+    each, pos = _each(call), call.pos
+    return lambda env, frame: [x for x, r in each(env, frame) if _bool(r, pos)]
+
+
+def _map(call: PredicateCall) -> Fn:
+    each = _each(call)
+    return lambda env, frame: [r for _, r in each(env, frame)]
+
+
+def _count(call: PredicateCall) -> Fn:
+    each, pos = _each(call), call.pos
+    return lambda env, frame: sum(1 for _, r in each(env, frame) if _bool(r, pos))
 
 
 def _add(total: Any, x: Any, pos: int) -> Any:
@@ -43,158 +152,124 @@ def _add(total: Any, x: Any, pos: int) -> Any:
     raise Fail(f"invalid operation: {go_type(x)} + {go_type(total)}", pos)
 
 
-def build(
-    name: str,
-    pos: int,
-    lst: Fn,
-    pred: Fn | None,
-    extra: Fn | None,
-    elem: int,
-    index: int,
-    acc: int,
-) -> Fn:
-    """Closure for ``name(lst, pred[, extra])``; ``elem``/``index``/``acc`` are slots."""
-    if pred is None:
-        # count(list) counts `true` elements; sum(list) adds the elements.
-        def identity(env: Mapping[str, Any], fr: Any) -> Any:
-            return fr[elem]
+def _sum(call: PredicateCall) -> Fn:
+    each, pos = _each(call), call.pos
 
-        pred = identity
-    p: Fn = pred
+    def sum_(env: Mapping[str, Any], frame: Any) -> Any:
+        total: Any = 0
+        for _, r in each(env, frame):
+            total = _add(total, r, pos)
+        return total
 
-    def each(env: Mapping[str, Any], fr: Any) -> Any:
-        for i, x in enumerate(_items(lst(env, fr), name, pos)):
-            fr[elem] = x
-            fr[index] = i
-            yield x, p(env, fr)
+    return sum_
 
-    if name == "all":
 
-        def run_all(env: Mapping[str, Any], fr: Any) -> Any:
-            return all(_bool(r, pos) for _, r in each(env, fr))
+def _find(call: PredicateCall) -> Fn:
+    each, pos = _each(call), call.pos
+    want_index = call.name == "findIndex"
 
-        return run_all
-    if name == "any":
+    def find(env: Mapping[str, Any], frame: Any) -> Any:
+        for i, (x, r) in enumerate(each(env, frame)):
+            if _bool(r, pos):
+                return i if want_index else x
+        return None
 
-        def run_any(env: Mapping[str, Any], fr: Any) -> Any:
-            return any(_bool(r, pos) for _, r in each(env, fr))
+    return find
 
-        return run_any
-    if name == "none":
 
-        def run_none(env: Mapping[str, Any], fr: Any) -> Any:
-            return not any(_bool(r, pos) for _, r in each(env, fr))
+def _find_last(call: PredicateCall) -> Fn:
+    body, pos, elem, index, list_of = call.body(), call.pos, call.elem, call.index, call.list_of
+    want_index = call.name == "findLastIndex"
 
-        return run_none
-    if name == "one":
+    def find_last(env: Mapping[str, Any], frame: Any) -> Any:
+        items = list_of(env, frame)
+        for i in range(len(items) - 1, -1, -1):
+            frame[elem] = items[i]
+            frame[index] = i
+            if _bool(body(env, frame), pos):
+                return i if want_index else items[i]
+        return None
 
-        def run_one(env: Mapping[str, Any], fr: Any) -> Any:
-            hits = 0
-            for _, r in each(env, fr):
-                if _bool(r, pos):
-                    hits += 1
-                    if hits > 1:
-                        return False
-            return hits == 1
+    return find_last
 
-        return run_one
-    if name == "filter":
 
-        def run_filter(env: Mapping[str, Any], fr: Any) -> Any:
-            return [x for x, r in each(env, fr) if _bool(r, pos)]
+def _group_by(call: PredicateCall) -> Fn:
+    each, pos = _each(call), call.pos
 
-        return run_filter
-    if name == "map":
+    def group_by(env: Mapping[str, Any], frame: Any) -> Any:
+        groups: dict[Any, list[Any]] = {}
+        for x, key in each(env, frame):
+            if type(key) in (list, dict) or isinstance(key, dict):
+                raise Fail(
+                    f"cannot use {go_type(key)} as a key for groupBy: type is not comparable", pos
+                )
+            if type(key) is float and math.isnan(key):
+                key = "NaN"
+            groups.setdefault(key, []).append(x)
+        return groups
 
-        def run_map(env: Mapping[str, Any], fr: Any) -> Any:
-            return [r for _, r in each(env, fr)]
+    return group_by
 
-        return run_map
-    if name == "count":
 
-        def run_count(env: Mapping[str, Any], fr: Any) -> Any:
-            return sum(1 for _, r in each(env, fr) if _bool(r, pos))
+def _sort_by(call: PredicateCall) -> Fn:
+    each, pos, extra = _each(call), call.pos, call.extra
 
-        return run_count
-    if name == "sum":
+    def sort_by(env: Mapping[str, Any], frame: Any) -> Any:
+        desc = sort_order(extra(env, frame) if extra is not None else "asc")
+        pairs = list(each(env, frame))
+        try:
+            sort_key_check([k for _, k in pairs])
+        except Fail as exc:
+            exc.pos = pos
+            raise
+        pairs.sort(key=lambda xk: xk[1], reverse=desc)
+        return [x for x, _ in pairs]
 
-        def run_sum(env: Mapping[str, Any], fr: Any) -> Any:
-            total: Any = 0
-            for _, r in each(env, fr):
-                total = _add(total, r, pos)
-            return total
+    return sort_by
 
-        return run_sum
-    if name in ("find", "findIndex"):
-        want_index = name == "findIndex"
 
-        def run_find(env: Mapping[str, Any], fr: Any) -> Any:
-            for i, (x, r) in enumerate(each(env, fr)):
-                if _bool(r, pos):
-                    return i if want_index else x
-            return None
+def _reduce(call: PredicateCall) -> Fn:
+    body, pos, extra, list_of = call.body(), call.pos, call.extra, call.list_of
+    elem, index, acc = call.elem, call.index, call.acc
 
-        return run_find
-    if name in ("findLast", "findLastIndex"):
-        want_last_index = name == "findLastIndex"
+    def reduce(env: Mapping[str, Any], frame: Any) -> Any:
+        items = list_of(env, frame)
+        start = 0
+        if extra is not None:
+            frame[acc] = extra(env, frame)
+        elif items:
+            frame[acc] = items[0]
+            start = 1
+        else:
+            raise Fail("reduce of empty array with no initial value", pos)
+        for i in range(start, len(items)):
+            frame[elem] = items[i]
+            frame[index] = i
+            frame[acc] = body(env, frame)
+        return frame[acc]
 
-        def run_find_last(env: Mapping[str, Any], fr: Any) -> Any:
-            items = _items(lst(env, fr), name, pos)
-            for i in range(len(items) - 1, -1, -1):
-                fr[elem] = items[i]
-                fr[index] = i
-                if _bool(p(env, fr), pos):
-                    return i if want_last_index else items[i]
-            return None
+    return reduce
 
-        return run_find_last
-    if name == "groupBy":
 
-        def run_group_by(env: Mapping[str, Any], fr: Any) -> Any:
-            groups: dict[Any, list[Any]] = {}
-            for x, key in each(env, fr):
-                if type(key) in (list, dict) or isinstance(key, dict):
-                    raise Fail(
-                        f"cannot use {go_type(key)} as a key for groupBy: type is not comparable",
-                        pos,
-                    )
-                if type(key) is float and math.isnan(key):
-                    key = "NaN"
-                groups.setdefault(key, []).append(x)
-            return groups
+BUILDERS: dict[str, Callable[[PredicateCall], Fn]] = {
+    "all": _all,
+    "any": _any,
+    "none": _none,
+    "one": _one,
+    "filter": _filter,
+    "map": _map,
+    "count": _count,
+    "sum": _sum,
+    "find": _find,
+    "findIndex": _find,
+    "findLast": _find_last,
+    "findLastIndex": _find_last,
+    "groupBy": _group_by,
+    "sortBy": _sort_by,
+    "reduce": _reduce,
+}
 
-        return run_group_by
-    if name == "sortBy":
 
-        def run_sort_by(env: Mapping[str, Any], fr: Any) -> Any:
-            desc = sort_order(extra(env, fr) if extra is not None else "asc")
-            pairs = list(each(env, fr))
-            try:
-                sort_key_check([k for _, k in pairs])
-            except Fail as exc:
-                exc.pos = pos
-                raise
-            pairs.sort(key=lambda xk: xk[1], reverse=desc)
-            return [x for x, _ in pairs]
-
-        return run_sort_by
-    if name == "reduce":
-
-        def run_reduce(env: Mapping[str, Any], fr: Any) -> Any:
-            items = _items(lst(env, fr), name, pos)
-            start = 0
-            if extra is not None:
-                fr[acc] = extra(env, fr)
-            elif items:
-                fr[acc] = items[0]
-                start = 1
-            else:
-                raise Fail("reduce of empty array with no initial value", pos)
-            for i in range(start, len(items)):
-                fr[elem] = items[i]
-                fr[index] = i
-                fr[acc] = p(env, fr)
-            return fr[acc]
-
-        return run_reduce
-    raise AssertionError(name)
+def build(call: PredicateCall) -> Fn:
+    """The closure of a predicate builtin call."""
+    return BUILDERS[call.name](call)

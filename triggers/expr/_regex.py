@@ -1,102 +1,81 @@
-"""RE2 patterns on Python's ``re`` (EXPR.md section 5.5, ``matches``).
+"""``matches`` patterns on Google's RE2, the engine Go's ``regexp`` ports.
 
-Python's engine is close to RE2 for the patterns triggers use; this module
-adjusts the differences that silently change results:
+RE2 runs in time linear in the text (no backtracking), so a pattern such as
+``^(a+)+$`` costs microseconds where a backtracking engine takes seconds on
+26 characters.  Its syntax is Go's: ``$`` is end of text unless ``(?m)``,
+``\\z``, ``\\Q...\\E``, POSIX classes, ``\\pL``/``\\p{Greek}`` and ``(?U)``
+work; backreferences and lookaround are rejected.  The one construct C++
+RE2 accepts and Go rejects, ``\\C`` (any byte), is rejected here.
 
-* ``$`` (without ``(?m)``) matches only at the very end in RE2, while Python
-  also matches before a final newline: it becomes ``\\Z``.
-* ``\\z`` (RE2 end of text) becomes ``\\Z``; ``\\Q...\\E`` is quoted.
-
-Constructs RE2 rejects but Python accepts (backreferences, lookaround)
-are rejected here too, so a pattern valid here is valid upstream.
-ASCII POSIX classes (``[[:alpha:]]``) are expanded.  Unsupported RE2
-features (``\\pL`` classes, ``(?U)``) fail to compile.
+Compiling is linear in the pattern too, and patterns are capped at
+``MAX_PATTERN_BYTES``, so a constant pattern compiled when a trigger is
+created, or one read from event data, costs little.
 """
 
 from __future__ import annotations
 
-import re
-import warnings
 from functools import lru_cache
+from typing import Final
 
-_REJECT = re.compile(r"\\[1-9]|\(\?[=!<]|\(\?P=")
-# RE2's ASCII POSIX classes, valid inside a bracket expression.
-_POSIX = {
-    "alnum": "0-9A-Za-z",
-    "alpha": "A-Za-z",
-    "ascii": "\\x00-\\x7f",
-    "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9",
-    "graph": "!-~",
-    "lower": "a-z",
-    "print": " -~",
-    "punct": "!-/:-@\\[-`{-~",
-    "space": "\\t\\n\\v\\f\\r ",
-    "upper": "A-Z",
-    "word": "0-9A-Za-z_",
-    "xdigit": "0-9A-Fa-f",
-}
+import re2
+
+# Go's own parser has no length limit, but a trigger filter is a few hundred
+# bytes: 4 KiB leaves room for long alternations while bounding what a
+# pattern read from event data can cost to compile and to keep in the cache.
+MAX_PATTERN_BYTES: Final = 4096
+
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # errors are raised, not also printed to stderr
 
 
-@lru_cache(maxsize=1024)
-def compile_re2(pattern: str) -> re.Pattern[str]:
-    """Compile an RE2 pattern; raises ``re.error`` with a Go-like message."""
-    if _REJECT.search(pattern.replace("\\\\", "")):
-        raise re.error(f"error parsing regexp: invalid or unsupported Perl syntax: `{pattern}`")
-    multiline = bool(re.match(r"\(\?[a-zA-Z]*m", pattern))
-    out: list[str] = []
-    i = 0
-    n = len(pattern)
-    in_class = False
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < n:
-            nxt = pattern[i + 1]
-            if nxt == "Q" and not in_class:
-                end = pattern.find("\\E", i + 2)
-                lit = pattern[i + 2 :] if end < 0 else pattern[i + 2 : end]
-                out.append(re.escape(lit))
-                i = n if end < 0 else end + 2
-                continue
-            out.append("\\Z" if nxt == "z" and not in_class else pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            if ch == "[" and pattern.startswith("[:", i):
-                end = pattern.find(":]", i + 2)
-                name = pattern[i + 2 : end] if end > 0 else ""
-                negated = name.startswith("^")
-                members = _POSIX.get(name.lstrip("^"))
-                if members is not None and not negated:
-                    out.append(members)
-                    i = end + 2
-                    continue
-                raise re.error(f"error parsing regexp: invalid character class range: `{pattern}`")
-            if ch == "]":
-                in_class = False
-        elif ch == "[":
-            in_class = True
-            out.append(ch)
-            i += 1
-            # A `]` right after `[` or `[^` is a literal member.
-            if i < n and pattern[i] == "^":
-                out.append("^")
-                i += 1
-            if i < n and pattern[i] == "]":
-                out.append("\\]")
-                i += 1
-            continue
-        elif ch == "$" and not multiline:
-            out.append("\\Z")
-            i += 1
-            continue
-        out.append(ch)
-        i += 1
+class PatternError(ValueError):
+    """The pattern is not a valid Go (RE2) regular expression; ``str`` is Go's message."""
+
+
+# 256 distinct patterns from data: RE2 objects are a few KiB each.
+@lru_cache(maxsize=256)
+def compile_re2(pattern: str) -> re2._Regexp[str]:
+    """Compile a Go regexp; raises PatternError with a Go-like message."""
+    size = len(pattern.encode("utf-8", "surrogatepass"))
+    if size > MAX_PATTERN_BYTES:
+        raise PatternError(
+            f"error parsing regexp: pattern too long: {size} bytes (limit {MAX_PATTERN_BYTES})"
+        )
+    _reject_any_byte(pattern)
     try:
-        with warnings.catch_warnings():
-            # e.g. FutureWarning "possible nested set": RE2 has no such notion.
-            warnings.simplefilter("ignore")
-            return re.compile("".join(out))
-    except re.error as exc:
-        raise re.error(f"error parsing regexp: {exc.msg}: `{pattern}`") from None
+        return re2.compile(pattern, options=_OPTIONS)
+    except re2.error as exc:
+        raise PatternError(_go_message(exc, pattern)) from None
+    except UnicodeError:
+        # A lone surrogate cannot be UTF-8; Go sees U+FFFD there.
+        return compile_re2(_valid_text(pattern))
+
+
+def _reject_any_byte(pattern: str) -> None:
+    i = pattern.find("\\")
+    while 0 <= i < len(pattern) - 1:
+        if pattern[i + 1] == "C":
+            raise PatternError("error parsing regexp: invalid escape sequence: `\\C`")
+        i = pattern.find("\\", i + 2)
+
+
+def _go_message(exc: re2.error, pattern: str) -> str:
+    """RE2 says ``invalid escape sequence: \\1``; Go quotes the culprit in backticks."""
+    raw = exc.args[0] if exc.args else ""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    reason, sep, culprit = text.partition(": ")
+    if not sep:
+        return f"error parsing regexp: {text}: `{pattern}`"
+    return f"error parsing regexp: {reason}: `{culprit}`"
+
+
+def _valid_text(s: str) -> str:
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in s)
+
+
+def search(rx: re2._Regexp[str], text: str) -> bool:
+    """Whether ``rx`` matches anywhere in ``text`` (Go ``MatchString``)."""
+    try:
+        return rx.search(text) is not None
+    except UnicodeError:
+        return rx.search(_valid_text(text)) is not None

@@ -9,13 +9,16 @@ generic helper, which carries the full Go semantics and error messages.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from . import _ast as A
+import re2
+
+from . import _ast as syntax
+from ._budget import SCAN_STEP, charge_bytes, charge_scan, charge_steps, charge_walk
 from ._errors import ChainNil, Fail
-from ._regex import compile_re2
+from ._regex import PatternError, compile_re2, search
+from ._types import Compiled, Fn
 from ._values import (
     arith,
     contains_in,
@@ -31,23 +34,19 @@ from ._values import (
     negate as negate_value,
 )
 
-if TYPE_CHECKING:
-    from ._compiler import C
-
-Fn = Callable[[Mapping[str, Any], Any], Any]
 Step = tuple[str | int, bool, int]
 
 
 def env_lookup(name: str) -> Fn:
-    def lookup(env: Mapping[str, Any], fr: Any) -> Any:
+    def lookup(env: Mapping[str, Any], frame: Any) -> Any:
         return env.get(name)
 
     return lookup
 
 
 def logical_not(f: Fn, pos: int) -> Fn:
-    def not_(env: Mapping[str, Any], fr: Any) -> Any:
-        v = f(env, fr)
+    def not_(env: Mapping[str, Any], frame: Any) -> Any:
+        v = f(env, frame)
         if v is True:
             return False
         if v is False:
@@ -58,21 +57,21 @@ def logical_not(f: Fn, pos: int) -> Fn:
 
 
 def negate(f: Fn, pos: int) -> Fn:
-    def neg(env: Mapping[str, Any], fr: Any) -> Any:
-        return negate_value(f(env, fr), pos)
+    def neg(env: Mapping[str, Any], frame: Any) -> Any:
+        return negate_value(f(env, frame), pos)
 
     return neg
 
 
 def unary_plus(f: Fn, pos: int) -> Fn:
-    def pos_(env: Mapping[str, Any], fr: Any) -> Any:
-        return plus(f(env, fr), pos)
+    def pos_(env: Mapping[str, Any], frame: Any) -> Any:
+        return plus(f(env, frame), pos)
 
     return pos_
 
 
 # -- comparisons ------------------------------------------------------------
-def equality(left: C, right: C, negated: bool) -> Fn:
+def equality(left: Compiled, right: Compiled, negated: bool) -> Fn:
     if left.const and not right.const:
         left, right = right, left
     f = left.fn
@@ -81,19 +80,19 @@ def equality(left: C, right: C, negated: bool) -> Fn:
         tc = type(c)
         if tc is str:
             if negated:
-                return lambda env, fr: f(env, fr) != c
+                return lambda env, frame: f(env, frame) != c
             # Only a str can equal a str, so Python's == is Go's here.
-            return lambda env, fr: f(env, fr) == c
+            return lambda env, frame: f(env, frame) == c
         if c is None or tc is bool:
             if negated:
-                return lambda env, fr: f(env, fr) is not c
-            return lambda env, fr: f(env, fr) is c
+                return lambda env, frame: f(env, frame) is not c
+            return lambda env, frame: f(env, frame) is c
         if tc is int or tc is float:
             fc = float(c)
             c_is_int = tc is int
 
-            def eq_num(env: Mapping[str, Any], fr: Any) -> Any:
-                v = f(env, fr)
+            def eq_num(env: Mapping[str, Any], frame: Any) -> Any:
+                v = f(env, frame)
                 t = type(v)
                 if t is float:
                     return (v == fc) is not negated
@@ -103,19 +102,26 @@ def equality(left: C, right: C, negated: bool) -> Fn:
 
             return eq_num
     g = right.fn
-    if negated:
-        return lambda env, fr: not equal(f(env, fr), g(env, fr))
-    return lambda env, fr: equal(f(env, fr), g(env, fr))
+
+    def eq(env: Mapping[str, Any], frame: Any) -> Any:
+        a = f(env, frame)
+        b = g(env, frame)
+        ta = type(a)
+        if ta is type(b) and (ta is list or ta is dict):
+            charge_walk(frame, a)  # equal() walks both sides in step
+        return equal(a, b) is not negated
+
+    return eq
 
 
-def ordering(left: C, right: C, op: str, pos: int) -> Fn:
+def ordering(left: Compiled, right: Compiled, op: str, pos: int) -> Fn:
     f = left.fn
     if right.const and type(right.value) in (int, float):
         c = right.value
         if op == ">":
 
-            def gt(env: Mapping[str, Any], fr: Any) -> Any:
-                v = f(env, fr)
+            def gt(env: Mapping[str, Any], frame: Any) -> Any:
+                v = f(env, frame)
                 t = type(v)
                 if t is float or t is int:
                     return v > c
@@ -124,25 +130,25 @@ def ordering(left: C, right: C, op: str, pos: int) -> Fn:
             return gt
         if op == "<":
 
-            def lt(env: Mapping[str, Any], fr: Any) -> Any:
-                v = f(env, fr)
+            def less_than(env: Mapping[str, Any], frame: Any) -> Any:
+                v = f(env, frame)
                 t = type(v)
                 if t is float or t is int:
                     return v < c
                 return less(v, c, op, pos)
 
-            return lt
+            return less_than
     g = right.fn
-    return lambda env, fr: less(f(env, fr), g(env, fr), op, pos)
+    return lambda env, frame: less(f(env, frame), g(env, frame), op, pos)
 
 
 def logical(f: Fn, g: Fn, is_and: bool, pos: int, rpos: int) -> Fn:
     if is_and:
 
-        def and_(env: Mapping[str, Any], fr: Any) -> Any:
-            v = f(env, fr)
+        def and_(env: Mapping[str, Any], frame: Any) -> Any:
+            v = f(env, frame)
             if v is True:
-                r = g(env, fr)
+                r = g(env, frame)
                 if r is True or r is False:
                     return r
                 return expect_bool(r, pos)
@@ -152,10 +158,10 @@ def logical(f: Fn, g: Fn, is_and: bool, pos: int, rpos: int) -> Fn:
 
         return and_
 
-    def or_(env: Mapping[str, Any], fr: Any) -> Any:
-        v = f(env, fr)
+    def or_(env: Mapping[str, Any], frame: Any) -> Any:
+        v = f(env, frame)
         if v is False:
-            r = g(env, fr)
+            r = g(env, frame)
             if r is True or r is False:
                 return r
             return expect_bool(r, pos)
@@ -167,23 +173,26 @@ def logical(f: Fn, g: Fn, is_and: bool, pos: int, rpos: int) -> Fn:
 
 
 # -- arithmetic ---------------------------------------------------------------
-def arithmetic(op: str, left: C, right: C, pos: int) -> Fn:
+def arithmetic(op: str, left: Compiled, right: Compiled, pos: int) -> Fn:
     f, g = left.fn, right.fn
     if op == "+":
 
-        def add(env: Mapping[str, Any], fr: Any) -> Any:
-            a = f(env, fr)
-            b = g(env, fr)
+        def add(env: Mapping[str, Any], frame: Any) -> Any:
+            a = f(env, frame)
+            b = g(env, frame)
             if type(a) is float and type(b) is float:
                 return a + b
-            return arith("+", a, b, pos)
+            r = arith("+", a, b, pos)
+            if type(r) is str:
+                charge_bytes(frame, len(r), pos)
+            return r
 
         return add
     if op == "-":
 
-        def sub(env: Mapping[str, Any], fr: Any) -> Any:
-            a = f(env, fr)
-            b = g(env, fr)
+        def sub(env: Mapping[str, Any], frame: Any) -> Any:
+            a = f(env, frame)
+            b = g(env, frame)
             if type(a) is float and type(b) is float:
                 return a - b
             return arith("-", a, b, pos)
@@ -191,9 +200,9 @@ def arithmetic(op: str, left: C, right: C, pos: int) -> Fn:
         return sub
     if op == "*":
 
-        def mul(env: Mapping[str, Any], fr: Any) -> Any:
-            a = f(env, fr)
-            b = g(env, fr)
+        def mul(env: Mapping[str, Any], frame: Any) -> Any:
+            a = f(env, frame)
+            b = g(env, frame)
             if type(a) is float and type(b) is float:
                 return a * b
             return arith("*", a, b, pos)
@@ -201,32 +210,33 @@ def arithmetic(op: str, left: C, right: C, pos: int) -> Fn:
         return mul
     if op == "/":
 
-        def div(env: Mapping[str, Any], fr: Any) -> Any:
-            a = f(env, fr)
-            b = g(env, fr)
+        def div(env: Mapping[str, Any], frame: Any) -> Any:
+            a = f(env, frame)
+            b = g(env, frame)
             if type(a) is float and type(b) is float and b:
                 return a / b
             return arith("/", a, b, pos)
 
         return div
     name = "**" if op == "^" else op
-    return lambda env, fr: arith(name, f(env, fr), g(env, fr), pos)
+    return lambda env, frame: arith(name, f(env, frame), g(env, frame), pos)
 
 
 def coalesce(f: Fn, g: Fn) -> Fn:
-    def coalesce_(env: Mapping[str, Any], fr: Any) -> Any:
-        v = f(env, fr)
-        return g(env, fr) if v is None else v
+    def coalesce_(env: Mapping[str, Any], frame: Any) -> Any:
+        v = f(env, frame)
+        return g(env, frame) if v is None else v
 
     return coalesce_
 
 
 def range_of(f: Fn, g: Fn, pos: int) -> Fn:
-    def range_(env: Mapping[str, Any], fr: Any) -> Any:
-        a, b = f(env, fr), g(env, fr)
+    def range_(env: Mapping[str, Any], frame: Any) -> Any:
+        a, b = f(env, frame), g(env, frame)
         lo, hi = _range_bound(a, b, pos), _range_bound(b, a, pos)
-        if hi - lo > 1_000_000:
+        if frame is None and hi - lo > 1_000_000:  # pragma: no cover - ranges get a frame
             raise Fail("memory budget exceeded", pos)
+        charge_steps(frame, max(hi - lo + 1, 0), pos)
         return list(range(lo, hi + 1))
 
     return range_
@@ -243,14 +253,16 @@ def _range_bound(v: Any, other: Any, pos: int) -> int:
 
 # -- strings and membership ---------------------------------------------------
 def string_op(op: str, f: Fn, g: Fn, pos: int) -> Fn:
-    def str_op(env: Mapping[str, Any], fr: Any) -> Any:
-        a = f(env, fr)
-        b = g(env, fr)
+    def str_op(env: Mapping[str, Any], frame: Any) -> Any:
+        a = f(env, frame)
+        b = g(env, frame)
         if type(a) is str and type(b) is str:
             if op == "startsWith":
                 return a.startswith(b)
             if op == "endsWith":
                 return a.endswith(b)
+            if frame is not None and len(a) > SCAN_STEP:
+                charge_scan(frame, len(a), pos)
             return b in a
         if a is None or b is None:
             return False
@@ -259,20 +271,20 @@ def string_op(op: str, f: Fn, g: Fn, pos: int) -> Fn:
 
     if op == "startsWith":
         # Hot in filters on account addresses: `.destination startsWith "users:"`.
-        def starts(env: Mapping[str, Any], fr: Any) -> Any:
-            a = f(env, fr)
-            b = g(env, fr)
+        def starts(env: Mapping[str, Any], frame: Any) -> Any:
+            a = f(env, frame)
+            b = g(env, frame)
             if type(a) is str and type(b) is str:
                 return a.startswith(b)
-            return str_op(env, fr)
+            return str_op(env, frame)
 
         return starts
     return str_op
 
 
 def in_string_set(f: Fn, keys: frozenset[str], pos: int) -> Fn:
-    def in_set(env: Mapping[str, Any], fr: Any) -> Any:
-        v = f(env, fr)
+    def in_set(env: Mapping[str, Any], frame: Any) -> Any:
+        v = f(env, frame)
         if type(v) is str:
             return v in keys
         if v is None:
@@ -283,16 +295,23 @@ def in_string_set(f: Fn, keys: frozenset[str], pos: int) -> Fn:
 
 
 def membership(f: Fn, g: Fn, pos: int) -> Fn:
-    return lambda env, fr: contains_in(f(env, fr), g(env, fr), pos)
+    def in_(env: Mapping[str, Any], frame: Any) -> Any:
+        needle = f(env, frame)
+        hay = g(env, frame)
+        if type(hay) is list:
+            charge_walk(frame, hay, pos)  # needle compared with every element
+        return contains_in(needle, hay, pos)
+
+    return in_
 
 
-def matches_const(f: Fn, rx: re.Pattern[str], pos: int) -> Fn:
-    search = rx.search
-
-    def match(env: Mapping[str, Any], fr: Any) -> Any:
-        v = f(env, fr)
+def matches_const(f: Fn, rx: re2._Regexp[str], pos: int) -> Fn:
+    def match(env: Mapping[str, Any], frame: Any) -> Any:
+        v = f(env, frame)
         if type(v) is str:
-            return search(v) is not None
+            if frame is not None and len(v) > SCAN_STEP:
+                charge_scan(frame, len(v), pos)
+            return search(rx, v)
         if v is None:
             return False
         raise Fail(f"interface conversion: interface {{}} is {go_type(v)}, not []uint8", pos)
@@ -301,9 +320,9 @@ def matches_const(f: Fn, rx: re.Pattern[str], pos: int) -> Fn:
 
 
 def matches_dynamic(f: Fn, g: Fn, pos: int) -> Fn:
-    def match(env: Mapping[str, Any], fr: Any) -> Any:
-        v = f(env, fr)
-        p = g(env, fr)
+    def match(env: Mapping[str, Any], frame: Any) -> Any:
+        v = f(env, frame)
+        p = g(env, frame)
         if v is None or p is None:
             return False
         if type(p) is not str:
@@ -312,20 +331,21 @@ def matches_dynamic(f: Fn, g: Fn, pos: int) -> Fn:
             raise Fail(f"interface conversion: interface {{}} is {go_type(v)}, not []uint8", pos)
         try:
             rx = compile_re2(p)
-        except re.error as exc:
+        except PatternError as exc:
             raise Fail(str(exc), pos) from None
-        return rx.search(v) is not None
+        charge_scan(frame, len(v) + len(p), pos)
+        return search(rx, v)
 
     return match
 
 
 # -- member access ------------------------------------------------------------
-def flatten_path(node: A.Member) -> tuple[str, list[Step]] | None:
+def flatten_path(node: syntax.Member) -> tuple[str, list[Step]] | None:
     """``ident.a[0].b`` with constant keys and no ``?.`` -> (ident, steps)."""
     steps: list[Step] = []
-    cur: A.Node = node
-    while isinstance(cur, A.Member):
-        if cur.optional or not isinstance(cur.prop, A.Literal):
+    cur: syntax.Node = node
+    while isinstance(cur, syntax.Member):
+        if cur.optional or not isinstance(cur.prop, syntax.Literal):
             return None
         key = cur.prop.value
         if type(key) is str:
@@ -335,7 +355,7 @@ def flatten_path(node: A.Member) -> tuple[str, list[Step]] | None:
         else:
             return None
         cur = cur.obj
-    if not isinstance(cur, A.Ident):
+    if not isinstance(cur, syntax.Ident):
         return None
     steps.reverse()
     return cur.name, steps
@@ -345,7 +365,7 @@ def path_access(root: str, steps: list[Step]) -> Fn:
     if len(steps) == 1 and steps[0][1]:
         k1, _, p1 = steps[0]
 
-        def path1(env: Mapping[str, Any], fr: Any) -> Any:
+        def path1(env: Mapping[str, Any], frame: Any) -> Any:
             v = env.get(root)
             if type(v) is dict:
                 return v.get(k1)
@@ -354,7 +374,7 @@ def path_access(root: str, steps: list[Step]) -> Fn:
         return path1
     frozen = tuple(steps)
 
-    def path(env: Mapping[str, Any], fr: Any) -> Any:
+    def path(env: Mapping[str, Any], frame: Any) -> Any:
         v = env.get(root)
         for k, is_key, p in frozen:
             if is_key:
@@ -373,12 +393,12 @@ def path_access(root: str, steps: list[Step]) -> Fn:
     return path
 
 
-def member(f: Fn, prop: C, optional: bool, pos: int) -> Fn:
+def member(f: Fn, prop: Compiled, optional: bool, pos: int) -> Fn:
     if prop.const and type(prop.value) is str:
         k = prop.value
 
-        def member_key(env: Mapping[str, Any], fr: Any) -> Any:
-            o = f(env, fr)
+        def member_key(env: Mapping[str, Any], frame: Any) -> Any:
+            o = f(env, frame)
             if type(o) is dict:
                 return o.get(k)
             if o is None and optional:
@@ -388,19 +408,19 @@ def member(f: Fn, prop: C, optional: bool, pos: int) -> Fn:
         return member_key
     g = prop.fn
 
-    def member_any(env: Mapping[str, Any], fr: Any) -> Any:
-        o = f(env, fr)
+    def member_any(env: Mapping[str, Any], frame: Any) -> Any:
+        o = f(env, frame)
         if o is None and optional:
             raise ChainNil
-        return fetch(o, g(env, fr), pos)
+        return fetch(o, g(env, frame), pos)
 
     return member_any
 
 
 def chain(f: Fn) -> Fn:
-    def chain_(env: Mapping[str, Any], fr: Any) -> Any:
+    def chain_(env: Mapping[str, Any], frame: Any) -> Any:
         try:
-            return f(env, fr)
+            return f(env, frame)
         except ChainNil:
             return None
 
@@ -408,10 +428,10 @@ def chain(f: Fn) -> Fn:
 
 
 def slice_(f: Fn, lo: Fn | None, hi: Fn | None, pos: int) -> Fn:
-    def slicer(env: Mapping[str, Any], fr: Any) -> Any:
-        o = f(env, fr)
-        a = lo(env, fr) if lo is not None else None
-        b = hi(env, fr) if hi is not None else None
+    def slicer(env: Mapping[str, Any], frame: Any) -> Any:
+        o = f(env, frame)
+        a = lo(env, frame) if lo is not None else None
+        b = hi(env, frame) if hi is not None else None
         return slice_of(o, a, b, pos)
 
     return slicer

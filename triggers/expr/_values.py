@@ -13,15 +13,11 @@ from datetime import datetime, tzinfo
 from typing import Any, Final
 
 from ._errors import Fail
+from ._format import format_v
 from ._time import NAMED_INTS, NOT_TIME, Duration, time_arith
+from ._types import INT_MAX, INT_MIN, LinkedMap
 
-INT_MIN: Final = -(2**63)
-INT_MAX: Final = 2**63 - 1
 _MASK: Final = 2**64
-
-
-class LinkedMap(dict[str, Any]):
-    """A ``link()`` result: upstream returns a pointer to a map (prints ``&map[...]``)."""
 
 
 def wrap(n: int) -> int:
@@ -231,8 +227,6 @@ def fetch(obj: Any, key: Any, pos: int) -> Any:
 
 
 def fmt_key(key: Any) -> str:
-    from ._format import format_v
-
     return format_v(key)
 
 

@@ -13,10 +13,13 @@ pytestmark = pytest.mark.unit
 
 def test_export_list() -> None:
     assert sorted(expr.__all__) == [
+        "Budget",
         "CompileError",
         "EvalError",
         "ExprError",
         "Fetch",
+        "MAX_BYTES",
+        "MAX_STEPS",
         "Program",
         "compile",
         "decode_event",

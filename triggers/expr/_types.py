@@ -1,0 +1,40 @@
+"""Types shared by the compiler, the closure builders and the runtime.
+
+A leaf module (it imports nothing from the package), so the modules that
+build closures and the one that drives them never import each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+# Go's int64 range: integer results wrap around inside it.
+INT_MIN: Final = -(2**63)
+INT_MAX: Final = 2**63 - 1
+
+Fn = Callable[[Mapping[str, Any], Any], Any]
+"""A compiled node: ``fn(env, frame)``; ``frame`` is the run's slot list or None."""
+
+Fetch = Callable[[str], Any]
+"""``fetch(uri)`` serves ``link()``: the ``data`` member of the resource."""
+
+NO_VALUE: Final[Any] = object()
+
+
+@dataclass(slots=True)
+class Compiled:
+    """A compiled node: closure, static type, and the value if constant."""
+
+    fn: Fn
+    typ: str
+    value: Any = NO_VALUE
+
+    @property
+    def const(self) -> bool:
+        return self.value is not NO_VALUE
+
+
+class LinkedMap(dict[str, Any]):
+    """A ``link()`` result: upstream returns a pointer to a map (prints ``&map[...]``)."""
