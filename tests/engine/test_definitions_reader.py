@@ -72,3 +72,44 @@ async def test_every_partition_is_loaded_before_ready_then_followed(
     finally:
         await reader.stop()
         await producer.stop()
+
+
+async def test_malformed_records_are_skipped_and_the_tail_stays_live(
+    make_kafka_settings: Callable[..., KafkaSettings],
+) -> None:
+    settings = make_kafka_settings()
+    topic = Topics.from_settings(settings).definitions
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    key, value = workflow_record(WorkflowDefinition("w1", {"stages": []}, "2025-01-01T00:00:00Z"))
+    await producer.send_and_wait(topic, value, key=key)
+    reader = DefinitionsReader(settings, topic, TriggerIndex())
+    try:
+        await reader.start()
+        # Valid JSON that is not an object (the TypeError that used to kill
+        # the tail), a list, a trigger lacking fields, an unknown key kind.
+        for bad_key, bad_value in [
+            (b"trigger:t1", b'"a string"'),
+            (b"trigger:t2", b"[1, 2]"),
+            (b"trigger:t3", b'{"id": "t3"}'),
+            (b"workflow:w9", b"{}"),
+            (b"nonsense", b"{}"),
+        ]:
+            await producer.send_and_wait(topic, bad_value, key=bad_key)
+        key, value = trigger_record(trigger(4))
+        await producer.send_and_wait(topic, value, key=key)
+        async with asyncio.timeout(20):
+            while len(reader.index) != 1:
+                await asyncio.sleep(0.05)
+        assert [c.trigger.id for c in reader.index.candidates("E", "v1")] == ["t4"]
+        assert reader.skipped == 5
+        assert reader.loop.alive
+    finally:
+        await reader.stop()
+        await producer.stop()

@@ -37,3 +37,19 @@ def test_bad_json_raises_value_error() -> None:
         codec.loads(b"{nope")
     with pytest.raises(ValueError):
         codec.loads(b'{"n": 123456789012345678901234, ')
+
+
+def test_integers_just_outside_int64_stay_exact() -> None:
+    # orjson floats -(2**63 + 1), a 19-digit run.
+    values = [-(2**63) - 1, 2**64, 2**70, -(2**70)]
+    assert codec.loads(codec.dumps(values)) == values
+
+
+def test_deep_nesting_is_a_decode_error_not_a_recursion_error() -> None:
+    deep = b"[" * 1000 + b"]" * 1000
+    with pytest.raises(codec.DecodeError):
+        codec.loads(deep)
+    # Brackets inside strings do not count.
+    assert codec.loads(b'{"s": "' + b"[" * 1000 + b'"}') == {"s": "[" * 1000}
+    shallow = b"[" * codec.MAX_DEPTH + b"]" * codec.MAX_DEPTH
+    assert codec.loads(shallow) is not None
