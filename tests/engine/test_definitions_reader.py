@@ -22,6 +22,17 @@ from triggers import Trigger, TriggerIndex
 pytestmark = pytest.mark.integration
 
 
+async def create_topic(settings: KafkaSettings, topic: str, *, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
+        )
+    finally:
+        await admin.close()
+
+
 def trigger(n: int, workflow: str = "w1") -> Trigger:
     return Trigger(id=f"t{n}", workflow_id=workflow, event="E", filter="event.n > 1")
 
@@ -31,13 +42,8 @@ async def test_every_partition_is_loaded_before_ready_then_followed(
 ) -> None:
     settings = make_kafka_settings()
     topic = Topics.from_settings(settings).definitions
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        # Three partitions: the reader must not assume the usual single one.
-        await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
-    finally:
-        await admin.close()
+    # Three partitions: the reader must not assume the usual single one.
+    await create_topic(settings, topic, partitions=3)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await producer.start()
     reader = DefinitionsReader(settings, topic, TriggerIndex())
@@ -79,12 +85,7 @@ async def test_malformed_records_are_skipped_and_the_tail_stays_live(
 ) -> None:
     settings = make_kafka_settings()
     topic = Topics.from_settings(settings).definitions
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    finally:
-        await admin.close()
+    await create_topic(settings, topic, partitions=1)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await producer.start()
     key, value = workflow_record(WorkflowDefinition("w1", {"stages": []}, "2025-01-01T00:00:00Z"))

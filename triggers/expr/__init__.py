@@ -31,7 +31,6 @@ from ._compiler import Compiler
 from ._decode import decode_json
 from ._errors import ChainNil, CompileError, EvalError, ExprError, Fail
 from ._format import format_var as _format_var
-from ._link import http_fetcher
 from ._parser import parse
 from ._types import Fetch, Fn
 
@@ -47,7 +46,6 @@ __all__ = [
     "compile",
     "decode_event",
     "format_var",
-    "http_fetcher",
 ]
 
 

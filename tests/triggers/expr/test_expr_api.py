@@ -24,7 +24,6 @@ def test_export_list() -> None:
         "compile",
         "decode_event",
         "format_var",
-        "http_fetcher",
     ]
 
 

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from engine.stack import http_fetcher
 from triggers import expr
 
 pytestmark = pytest.mark.unit
@@ -74,7 +75,7 @@ def fail(src: str, event: Any, fetch: expr.Fetch | None) -> str:
 
 
 def test_link_reads_data_member(server: str) -> None:
-    fetch = expr.http_fetcher(server + "/api", token="tok-1")
+    fetch = http_fetcher(server + "/api", token="tok-1")
     event = event_with(("source_account", server + "/api/accounts/admin"))
     assert run('link(event, "source_account").role', event, fetch) == "admin"
     assert run('link(event, "source_account").balance', event, fetch) == 1500.0
@@ -84,7 +85,7 @@ def test_link_reads_data_member(server: str) -> None:
 
 
 def test_link_whole_object_prints_as_pointer(server: str) -> None:
-    fetch = expr.http_fetcher(server + "/api/")
+    fetch = http_fetcher(server + "/api/")
     event = event_with(("acc", server + "/api/accounts/admin"))
     value = run('link(event, "acc")', event, fetch)
     assert expr.format_var(value) == "&map[balance:1500 role:admin]"
@@ -93,7 +94,7 @@ def test_link_whole_object_prints_as_pointer(server: str) -> None:
 
 def test_link_token_callable_is_called_per_request(server: str) -> None:
     tokens = iter(["t1", "t2"])
-    fetch = expr.http_fetcher(server + "/api", token=lambda: next(tokens))
+    fetch = http_fetcher(server + "/api", token=lambda: next(tokens))
     event = event_with(("acc", server + "/api/accounts/admin"))
     run('link(event, "acc").role', event, fetch)
     run('link(event, "acc").role', event, fetch)
@@ -101,13 +102,13 @@ def test_link_token_callable_is_called_per_request(server: str) -> None:
 
 
 def test_link_missing_data_is_nil(server: str) -> None:
-    fetch = expr.http_fetcher(server + "/api")
+    fetch = http_fetcher(server + "/api")
     event = event_with(("x", server + "/api/no-data"))
     assert run('link(event, "x")', event, fetch) is None
 
 
 def test_link_http_errors(server: str) -> None:
-    fetch = expr.http_fetcher(server + "/api")
+    fetch = http_fetcher(server + "/api")
     assert fail('link(event, "x")', event_with(("x", server + "/api/broken")), fetch) == (
         "unexpected status code when reading resource: 503"
     )
@@ -118,7 +119,7 @@ def test_link_http_errors(server: str) -> None:
 
 
 def test_link_transport_error_names_the_uri() -> None:
-    fetch = expr.http_fetcher("http://127.0.0.1:9/api", timeout=0.5)
+    fetch = http_fetcher("http://127.0.0.1:9/api", timeout=0.5)
     uri = "http://127.0.0.1:9/api/thing"
     message = fail('link(event, "x")', event_with(("x", uri)), fetch)
     assert message.startswith(f"reading resource: {uri}: ")
@@ -138,7 +139,7 @@ def test_link_transport_error_names_the_uri() -> None:
 )
 def test_link_refuses_targets_outside_the_allow_list(server: str, uri: str) -> None:
     port = server.rsplit(":", 1)[1]
-    fetch = expr.http_fetcher(server + "/api", token="secret")
+    fetch = http_fetcher(server + "/api", token="secret")
     before = len(_Handler.seen)
     message = fail('link(event, "x")', event_with(("x", uri.format(port=port))), fetch)
     assert "not allowed" in message or "reading resource" in message
@@ -147,7 +148,7 @@ def test_link_refuses_targets_outside_the_allow_list(server: str, uri: str) -> N
 
 def test_http_fetcher_rejects_bad_base_url() -> None:
     with pytest.raises(ValueError):
-        expr.http_fetcher("file:///tmp")
+        http_fetcher("file:///tmp")
 
 
 def test_link_without_fetcher_is_a_clear_error() -> None:
