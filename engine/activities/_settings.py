@@ -1,27 +1,17 @@
 """Settings of the activity clients, read from `ORCHESTRATION_*` environment variables.
 
-Kept here until the lead's `engine/stack.py` owns the stack URL and
-credentials for both link() and the activities (BEHAVIOUR 1.1 gives them the
-same ones); the field names already match `StackSettings`.
+The stack URL and credentials are `engine.stack.StackSettings`' (link() and
+the activities use the same ones, BEHAVIOUR 1.1); this adds the call limits.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+
+from engine.stack import StackSettings
 
 
-class ActivitySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ORCHESTRATION_", extra="ignore")
-
-    # Base URL of the Formance stack gateway; every call goes to <stack_url>/api/...
-    stack_url: str = ""
-    # Static bearer token, used only when no OAuth2 client is configured.
-    stack_token: SecretStr | None = None
-    # OAuth2 client credentials (BEHAVIOUR 1.1): when the id is set, tokens come
-    # from <stack_url>/api/auth/oauth/token and the static token is ignored.
-    stack_client_id: str = ""
-    stack_client_secret: SecretStr | None = None
+class ActivitySettings(StackSettings):
     # Per-attempt limit, upstream's StartToClose of 60 s (BEHAVIOUR 8.7); a
     # timed-out attempt is a retryable failure. 10 minutes at most: beyond that
     # a stuck attempt hides a dead stack from the retry schedule.
