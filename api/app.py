@@ -29,9 +29,7 @@ from api.routes import info, instances, runs, triggers, workflows
 from api.routes.common import Version
 from api.settings import ApiSettings
 from api.telemetry import Metrics, RequestTelemetry
-from engine.db import create_db_engine, migrate
-from engine.settings import DatabaseSettings
-from engine.stack import StackSettings, link_fetcher
+from engine import DatabaseSettings, StackSettings, create_db_engine, link_fetcher, migrate
 from streams import KafkaSettings, Topics, ensure_topics
 
 log = structlog.get_logger(__name__)

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from engine.db import schema
+from engine import schema
 from streams import KafkaSettings
 from streams.lifecycle import Loop
 from streams.producers import create_producer

@@ -19,6 +19,7 @@ def evaluate_test(
     variables: Mapping[str, str],
     payload: Any,
     fetch: expr.Fetch | None = None,
+    exact: expr.ExactInts | None = None,
 ) -> dict[str, Any]:
     """The `data` of the answer. `filter`/`variables` are omitted rather than
     null: the OpenAPI schema types them as objects (upstream sends null)."""
@@ -39,7 +40,7 @@ def evaluate_test(
         results: dict[str, dict[str, str]] = {}
         for name, source in variables.items():
             try:
-                value = expr.format_var(expr.compile(source).run(env, fetch=fetch))
+                value = expr.format_var(expr.compile(source).run(env, fetch=fetch), exact)
             except expr.ExprError as exc:
                 results[name] = {"error": str(exc)}
             else:

@@ -1,1 +1,43 @@
-"""Workflows: definitions, matching, the worker's agents, the Postgres projection."""
+"""Workflows and their instances: what the API writes and the worker runs.
+
+The package holds the workflow configuration (``engine.config``: parse,
+resolve a stage at start), the definition and command records the API
+publishes through its outbox (``engine.definitions``, ``engine.commands``),
+the history contract and its Postgres projection (``engine.history``,
+``engine.projection``, ``engine.db``), the Formance stack client settings and
+``link()`` fetcher (``engine.stack``), the activity clients
+(``engine.activities``), the trigger matching step (``engine.matching``) and
+the worker process (``engine.worker``).
+
+The API uses only this facade::
+
+    from engine import commands, parse_workflow, trigger_record, migrate
+"""
+
+from engine import commands
+from engine.config import WorkflowConfigError, parse_workflow
+from engine.db import create_db_engine, migrate, schema
+from engine.definitions import (
+    WorkflowDefinition,
+    trigger_record,
+    trigger_tombstone,
+    workflow_record,
+)
+from engine.settings import DatabaseSettings
+from engine.stack import StackSettings, link_fetcher
+
+__all__ = [
+    "DatabaseSettings",
+    "StackSettings",
+    "WorkflowConfigError",
+    "WorkflowDefinition",
+    "commands",
+    "create_db_engine",
+    "link_fetcher",
+    "migrate",
+    "parse_workflow",
+    "schema",
+    "trigger_record",
+    "trigger_tombstone",
+    "workflow_record",
+]

@@ -87,12 +87,13 @@ def match_record(
     # Expressions see Go's view of the payload (every JSON number a float64):
     # a second decode, paid only when some candidate has an expression.
     needs_env = any(c.filter is not None or c.vars for c in candidates)
-    env = {"event": expr.decode_event(raw)["payload"]} if needs_env else {}
+    exact = expr.ExactInts()
+    env = {"event": expr.decode_event(raw, exact)["payload"]} if needs_env else {}
     identity = event_identity(envelope.idempotency_key, headers, raw)
     date = format_time(now or dt.datetime.now(dt.UTC))
     event = envelope.to_dict()
     for candidate in candidates:
-        outcome = evaluate(candidate, env, fetch)
+        outcome = evaluate(candidate, env, fetch, exact)
         if outcome is None:
             continue
         if isinstance(outcome, FilterFailure):

@@ -55,14 +55,19 @@ _LONG_DIGITS = re.compile(rb"\d{19}")
 def loads(raw: bytes | bytearray | memoryview | str) -> Any:
     """Decode JSON keeping every integer exact; raises `DecodeError` (a ValueError)."""
     data = raw.encode() if isinstance(raw, str) else bytes(raw)
-    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and _depth(data) > MAX_DEPTH:
-        raise DecodeError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    check_depth(data)
     try:
         if _LONG_DIGITS.search(data):
             return json.loads(data)
         return orjson.loads(data)
     except (ValueError, RecursionError) as exc:
         raise DecodeError(str(exc)) from None
+
+
+def check_depth(data: bytes) -> None:
+    """Raise `DecodeError` when `data` nests deeper than `MAX_DEPTH` (any decoder's guard)."""
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and _depth(data) > MAX_DEPTH:
+        raise DecodeError(f"JSON nested deeper than {MAX_DEPTH} levels")
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')

@@ -36,7 +36,75 @@ SURFACES = {
         "instance_id",
         "occurrence_id",
     },
+    "triggers.expr": {
+        "MAX_BYTES",
+        "MAX_STEPS",
+        "Budget",
+        "CompileError",
+        "EvalError",
+        "ExactInts",
+        "ExprError",
+        "Fetch",
+        "Program",
+        "compile",
+        "decode_event",
+        "format_var",
+    },
+    "engine": {
+        "DatabaseSettings",
+        "StackSettings",
+        "WorkflowConfigError",
+        "WorkflowDefinition",
+        "commands",
+        "create_db_engine",
+        "link_fetcher",
+        "migrate",
+        "parse_workflow",
+        "schema",
+        "trigger_record",
+        "trigger_tombstone",
+        "workflow_record",
+    },
+    "engine.config": {
+        "Amount",
+        "ConfigError",
+        "DEFAULT_ACTIVITY_MAX_ATTEMPTS",
+        "Delay",
+        "LedgerAccount",
+        "Noop",
+        "PaymentDestination",
+        "PaymentSource",
+        "ResolvedStage",
+        "Send",
+        "SendDestination",
+        "SendSource",
+        "StageError",
+        "StageSpec",
+        "Update",
+        "UpdateAccount",
+        "WaitEvent",
+        "Wallet",
+        "Workflow",
+        "WorkflowConfigError",
+        "format_date",
+        "format_duration",
+        "interpolate",
+        "parse_date",
+        "parse_duration",
+        "parse_workflow",
+        "resolve_stage",
+    },
+    "engine.activities": {
+        "ACTIVITY_NAMES",
+        "MUTATING",
+        "ActivityFailure",
+        "ActivitySettings",
+        "HttpStack",
+        "Stack",
+        "idempotency_key",
+    },
     "engine.worker": {"Worker"},
+    "api": {"ApiSettings", "create_app"},
     "engine.db": {"create_db_engine", "migrate", "schema"},
     "compose.localstack": {
         "KAFKA_VERSION",
@@ -54,6 +122,16 @@ def test_export_list_is_pinned(package: str) -> None:
     assert set(module.__all__) == SURFACES[package]
     for name in module.__all__:
         assert hasattr(module, name), name
+
+
+def test_api_uses_only_the_engine_facade() -> None:
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "api"
+    deep = re.compile(r"^\s*(?:from|import) engine\.", re.MULTILINE)
+    offenders = [str(p) for p in root.rglob("*.py") if deep.search(p.read_text())]
+    assert offenders == []
 
 
 def test_triggers_never_imports_engine_or_api() -> None:

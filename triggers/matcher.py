@@ -29,9 +29,16 @@ class FilterFailure:
 
 
 def evaluate(
-    candidate: CompiledTrigger, env: Mapping[str, Any], fetch: Fetch | None = None
+    candidate: CompiledTrigger,
+    env: Mapping[str, Any],
+    fetch: Fetch | None = None,
+    exact: expr.ExactInts | None = None,
 ) -> Match | FilterFailure | None:
-    """None when the filter did not yield exactly `true`."""
+    """None when the filter did not yield exactly `true`.
+
+    ``exact`` is the table ``expr.decode_event`` filled for this event: vars
+    print integers beyond 2^53 (ledger amounts) with all their digits.
+    """
     if candidate.filter is not None:
         try:
             verdict = candidate.filter.run(env, fetch=fetch)
@@ -42,7 +49,7 @@ def evaluate(
     variables: dict[str, str] = {}
     for name, program in candidate.vars:
         try:
-            variables[name] = expr.format_var(program.run(env, fetch=fetch))
+            variables[name] = expr.format_var(program.run(env, fetch=fetch), exact)
         except expr.ExprError as exc:
             # Deterministic: retrying cannot help, so the occurrence records it
             # (upstream retries these forever and never writes the occurrence).

@@ -125,8 +125,10 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
         async def test_trigger(trigger_id: str, request: Request) -> Response:
             services = services_of(request)
             try:
-                # Numbers as floats, exactly as the matcher sees an event.
-                payload = expr.decode_event(await request.body())
+                # Numbers as floats, exactly as the matcher sees an event
+                # (and, as there, vars print integers beyond 2^53 exactly).
+                exact = expr.ExactInts()
+                payload = expr.decode_event(await request.body(), exact)
             except ValueError as exc:
                 raise validation(f"unmarshalling json body: {exc}") from None
             object_body(payload, "validating data")
@@ -135,7 +137,7 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
             if row is None:
                 raise not_found("Trigger not found")
             result = await asyncio.to_thread(
-                evaluate_test, row["filter"], row["vars"] or {}, payload, services.fetch
+                evaluate_test, row["filter"], row["vars"] or {}, payload, services.fetch, exact
             )
             return data(result)
 

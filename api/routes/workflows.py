@@ -14,7 +14,7 @@ from api.errors import not_found, validation
 from api.pagination import page_query
 from api.routes.common import Version, data, list_response, no_content
 from api.serialize import workflow_json
-from engine.config import WorkflowConfigError, parse_workflow
+from engine import WorkflowConfigError, parse_workflow
 
 # The syntax upstream's validator checks on DELETE (the canonical 8-4-4-4-12 form).
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

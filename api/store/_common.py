@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from engine.db import schema
+from engine import schema
 
 Row = Mapping[Any, Any]
 

@@ -10,7 +10,7 @@ from sqlalchemy import Integer, Select, String, bindparam, func, insert, select,
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.store._common import INST, OCC, TR, Row, outbox, prefixed
-from engine.definitions import trigger_record, trigger_tombstone
+from engine import trigger_record, trigger_tombstone
 from triggers import Trigger
 
 

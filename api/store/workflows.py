@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.gojson import go_json
 from api.store._common import WF, Row, outbox
-from engine.definitions import WorkflowDefinition, workflow_record
+from engine import WorkflowDefinition, workflow_record
 from streams import format_time
 
 

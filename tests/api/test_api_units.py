@@ -104,9 +104,3 @@ def test_trigger_test_empty_filter_is_evaluated() -> None:
 
 def test_trigger_test_non_boolean_filter() -> None:
     assert evaluate_test('"yes"', {"v": "1"}, {}) == {"filter": {"match": False}}
-
-
-def test_public_surface() -> None:
-    import api
-
-    assert api.__all__ == ["ApiSettings", "create_app"]

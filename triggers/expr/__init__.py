@@ -3,6 +3,7 @@
     prog = compile('event.ledger == "main"')   # raises CompileError
     prog.run({"event": decode_event(raw)})      # raises EvalError
     format_var(value)                           # the string a var becomes
+    exact = ExactInts(); decode_event(raw, exact); format_var(v, exact)  # 2^70 stays exact
     prog.run(env, budget=Budget(steps=10_000))  # tighter than MAX_STEPS/MAX_BYTES
 
 Source text is parsed once into a tree, type-checked the way upstream does
@@ -32,7 +33,7 @@ from ._decode import decode_json
 from ._errors import ChainNil, CompileError, EvalError, ExprError, Fail
 from ._format import format_var as _format_var
 from ._parser import parse
-from ._types import Fetch, Fn
+from ._types import ExactInts, Fetch, Fn
 
 __all__ = [
     "MAX_BYTES",
@@ -40,6 +41,7 @@ __all__ = [
     "Budget",
     "CompileError",
     "EvalError",
+    "ExactInts",
     "ExprError",
     "Fetch",
     "Program",
@@ -131,17 +133,23 @@ def _charging_result_walk(fn: Fn) -> Fn:
     return run
 
 
-def format_var(value: Any) -> str:
-    """The string a var's result becomes (Go formatting; EXPR.md 1 and 1.1)."""
+def format_var(value: Any, exact: ExactInts | None = None) -> str:
+    """The string a var's result becomes (Go formatting; EXPR.md 1 and 1.1).
+
+    With the ``exact`` table that ``decode_event`` filled, a field holding an
+    integer beyond 2^53 prints all its digits instead of Go's rounded float.
+    """
     try:
-        return _format_var(value)
+        return _format_var(value, exact)
     except Fail as exc:
         raise EvalError(exc.message) from None
 
 
-def decode_event(raw: bytes | bytearray | memoryview | str) -> Any:
+def decode_event(raw: bytes | bytearray | memoryview | str, exact: ExactInts | None = None) -> Any:
     """Decode JSON like Go's ``encoding/json`` into ``any``: numbers are floats.
 
+    Pass an empty ``ExactInts`` to learn the integers beyond 2^53 that the
+    floats stand for (valid while the result is alive; see ``format_var``).
     Raises ValueError on invalid JSON.
     """
-    return decode_json(raw)
+    return decode_json(raw, exact)

@@ -18,7 +18,7 @@ from typing import Any
 
 from ._errors import Fail
 from ._time import Duration, format_duration, format_rfc3339, format_time
-from ._types import LinkedMap
+from ._types import ExactInts, LinkedMap
 
 
 def _digits(x: float) -> tuple[str, int]:
@@ -89,12 +89,16 @@ def float_v(x: float) -> str:
     return sign + _plain(digits, dp)
 
 
-def format_v(v: Any, top: bool = True) -> str:
-    """Go ``fmt.Sprint`` of a decoded JSON value."""
+def format_v(v: Any, top: bool = True, exact: ExactInts | None = None) -> str:
+    """Go ``fmt.Sprint`` of a decoded JSON value (``exact``: see ``_decode``)."""
     t = type(v)
     if t is str:
         return str(v)
     if t is float:
+        if exact:
+            n = exact.get(id(v))
+            if n is not None and float(n) == v:
+                return str(n)
         return float_v(v)
     if v is None:
         return "<nil>"
@@ -103,10 +107,10 @@ def format_v(v: Any, top: bool = True) -> str:
     if t is int:
         return str(v)
     if t is list:
-        return "[" + " ".join(format_v(x, False) for x in v) + "]"
+        return "[" + " ".join(format_v(x, False, exact) for x in v) + "]"
     if isinstance(v, dict):
         keys = sorted(v) if all(type(k) is str for k in v) else sorted(v, key=_key_order)
-        body = " ".join(f"{format_v(k, False)}:{format_v(v[k], False)}" for k in keys)
+        body = " ".join(f"{format_v(k, False)}:{format_v(v[k], False, exact)}" for k in keys)
         # A pointer to a map prints `&map[...]`; nested pointers would print
         # as hex addresses in Go, which cannot be reproduced.
         prefix = "&" if t is LinkedMap else ""
@@ -130,11 +134,19 @@ def _key_order(k: Any) -> tuple[int, Any]:
     return (3, str(k))
 
 
-def format_var(v: Any) -> str:
-    """The string a trigger var becomes: floats in JSON form, rest ``%v``."""
+def format_var(v: Any, exact: ExactInts | None = None) -> str:
+    """The string a trigger var becomes: floats in JSON form, rest ``%v``.
+
+    A float decoded from an integer beyond 2^53 prints that integer when
+    ``exact`` (from ``decode_json``) knows it, here and inside lists and maps.
+    """
     if type(v) is float:
+        if exact:
+            n = exact.get(id(v))
+            if n is not None and float(n) == v:
+                return str(n)
         return float_json(v)
-    return format_v(v)
+    return format_v(v, True, exact)
 
 
 _JSON_ESCAPES = {

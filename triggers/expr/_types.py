@@ -38,3 +38,7 @@ class Compiled:
 
 class LinkedMap(dict[str, Any]):
     """A ``link()`` result: upstream returns a pointer to a map (prints ``&map[...]``)."""
+
+
+ExactInts = dict[int, int]
+"""``id()`` of a float decoded from an integer beyond 2^53 -> that integer."""

@@ -11,22 +11,6 @@ from triggers import expr
 pytestmark = pytest.mark.unit
 
 
-def test_export_list() -> None:
-    assert sorted(expr.__all__) == [
-        "Budget",
-        "CompileError",
-        "EvalError",
-        "ExprError",
-        "Fetch",
-        "MAX_BYTES",
-        "MAX_STEPS",
-        "Program",
-        "compile",
-        "decode_event",
-        "format_var",
-    ]
-
-
 def test_compile_returns_program_with_source() -> None:
     prog = expr.compile('event.ledger == "main"')
     assert isinstance(prog, expr.Program)
