@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -31,6 +33,7 @@ from api.settings import ApiSettings
 from api.telemetry import Metrics, RequestTelemetry
 from engine import DatabaseSettings, StackSettings, create_db_engine, link_fetcher, migrate
 from streams import KafkaSettings, Topics, ensure_topics
+from streams.lifecycle import Loop, first_death
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +66,7 @@ def create_app(
             await ensure_topics(kafka, topics)
             outbox = OutboxRelay(db, kafka)
             await outbox.start()
+            watchdog = asyncio.create_task(_exit_when_dead(app, outbox.loop))
         services = Services(
             settings=settings,
             db=db,
@@ -84,6 +88,7 @@ def create_app(
             # Long polls answer now, so the server's drain is not held by them.
             services.stopping.set()
             if outbox is not None:
+                watchdog.cancel()
                 await outbox.stop()
             if authenticator is not None:
                 await authenticator.aclose()
@@ -124,6 +129,21 @@ def create_app(
     app.add_middleware(RequestTelemetry, metrics=app.state.metrics, access_log=settings.access_log)
     app.add_middleware(NormalisePath)
     return app
+
+
+async def _exit_when_dead(app: FastAPI, loop: Loop) -> None:
+    """A dead relay leaves every later definition and command in Postgres:
+    say so once, and stop the server so a supervisor restarts the process.
+    `orchestration api` sets `app.state.request_exit` (uvicorn drains the
+    requests in flight, then the CLI exits 1); any other host gets SIGTERM."""
+    died = await first_death([loop])
+    log.error("api.loop_died", loop=died.loop, error=str(died))
+    app.state.fatal = died
+    request_exit = getattr(app.state, "request_exit", None)
+    if request_exit is not None:
+        request_exit()
+    else:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 __all__ = ["GATEWAY_PREFIX", "create_app"]

@@ -94,14 +94,20 @@ def api() -> None:
 
     configure_logging()
     settings = ApiSettings()
-    uvicorn.run(
-        create_app(settings),
+    application = create_app(settings)
+    config = uvicorn.Config(
+        application,
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+    server = uvicorn.Server(config)
+    application.state.request_exit = lambda: setattr(server, "should_exit", True)
+    server.run()
+    if getattr(application.state, "fatal", None) is not None:
+        raise SystemExit(1)  # a background loop died: the supervisor restarts us
 
 
 @app.command()

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from api.deps import services_of
+from api.routes.common import json_response
 
 
 def build_router(prefix: str = "", *, health: bool) -> APIRouter:
@@ -15,8 +16,15 @@ def build_router(prefix: str = "", *, health: bool) -> APIRouter:
     if health:
 
         @router.get("/_healthcheck")
-        async def healthcheck() -> dict[str, Any]:
-            return {"default": "OK"}
+        async def healthcheck(request: Request) -> Response:
+            # 503 once the outbox relay died: the API would accept definitions
+            # that never reach the workers (the process is on its way out).
+            relay = services_of(request).relay
+            if relay is not None and relay.loop.started and not relay.loop.alive:
+                died = relay.loop.death()
+                reason = str(died) if died is not None else "stopped"
+                return json_response({"default": "OK", "outbox-relay": reason}, 503)
+            return json_response({"default": "OK"})
 
     @router.get("/_info")
     async def info(request: Request) -> dict[str, Any]:

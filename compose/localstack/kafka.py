@@ -162,14 +162,15 @@ class KafkaBroker(LocalServer):
             )
         )
         (self.workdir / "log4j.properties").write_text(_LOG4J)
-        # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
+        # A KRaft cluster id is 16 random bytes in URL-safe base64 without
+        # padding. One id in 64 starts with "-", which argparse takes for an
+        # option: pass it as "--cluster-id=<id>".
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         format_storage = [
             *self._jvm(libs),
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            cluster_id,
+            f"--cluster-id={cluster_id}",
             "-c",
             str(props),
             "--ignore-formatted",
