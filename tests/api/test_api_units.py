@@ -1,4 +1,4 @@
-"""Pure pieces of the API: cursors, command records, trigger testing."""
+"""Pure pieces of the API: cursors and trigger testing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 from api.errors import ApiError
 from api.pagination import PageQuery, cursor_page, decode_cursor, parse_page_size
 from api.trigger_test import evaluate_test
-from engine import commands
 
 pytestmark = pytest.mark.unit
 
@@ -54,45 +53,6 @@ def test_page_size(raw: str | None, size: int) -> None:
 def test_bad_page_size() -> None:
     with pytest.raises(ApiError):
         parse_page_size("-3")
-
-
-@pytest.mark.parametrize(
-    "command",
-    [
-        commands.StartInstance(
-            id="c1",
-            instance_id="i1",
-            workflow_id="w1",
-            config={"name": "x", "stages": [{"noop": {}}]},
-            variables={"a": "1"},
-            created_at="2025-03-04T10:15:30.123456Z",
-        ),
-        commands.DeliverEvent(id="c2", instance_id="i1", name="go"),
-        commands.AbortInstance(id="c3", instance_id="i1"),
-    ],
-)
-def test_commands_round_trip(command: commands.Command) -> None:
-    key, value = commands.encode(command)
-    assert key == b"i1"
-    assert commands.decode(value) == command
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        b"not json",
-        b"[]",
-        b'{"type": "instance.nope", "id": "c", "instanceID": "i"}',
-        b'{"type": "instance.abort", "id": "c"}',
-        b'{"type": "instance.event", "id": "c", "instanceID": "i", "name": 3}',
-        b'{"type": "instance.start", "id": "c", "instanceID": "i", "workflowID": "w", "config": 1}',
-        b'{"type": "instance.start", "id": "c", "instanceID": "i", "workflowID": "w",'
-        b' "config": {}, "variables": {"a": 1}}',
-    ],
-)
-def test_unreadable_commands(value: bytes) -> None:
-    with pytest.raises(commands.CommandError):
-        commands.decode(value)
 
 
 def test_trigger_test_empty_filter_is_evaluated() -> None:

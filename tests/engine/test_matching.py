@@ -6,7 +6,8 @@ import orjson
 import pytest
 
 from engine.matching import decode_headers, match_record
-from triggers import Trigger, TriggerIndex
+from tests.builders import make_index, make_trigger
+from triggers import TriggerIndex
 
 pytestmark = pytest.mark.unit
 
@@ -23,20 +24,6 @@ def envelope(**overrides: Any) -> bytes:
     }
     value.update(overrides)
     return json.dumps(value).encode()
-
-
-def make_index(*triggers: Trigger) -> TriggerIndex:
-    index = TriggerIndex()
-    index.put_workflow("w1", deleted=False)
-    for trigger in triggers:
-        index.put_trigger(trigger)
-    return index
-
-
-def trigger(**overrides: Any) -> Trigger:
-    values: dict[str, Any] = {"id": "t1", "workflow_id": "w1", "event": "COMMITTED_TRANSACTIONS"}
-    values.update(overrides)
-    return Trigger(**values)
 
 
 def run(raw: bytes | None, index: TriggerIndex, **kwargs: Any) -> Any:
@@ -66,7 +53,7 @@ def run(raw: bytes | None, index: TriggerIndex, **kwargs: Any) -> Any:
 def test_malformed_records_are_dead_lettered_with_their_coordinates(
     raw: bytes | None, reason: str
 ) -> None:
-    result = run(raw, make_index(trigger()))
+    result = run(raw, make_index(make_trigger()))
     assert result.dead_letter_reason is not None
     assert reason in result.dead_letter_reason
     [out] = result.outputs
@@ -76,21 +63,21 @@ def test_malformed_records_are_dead_lettered_with_their_coordinates(
 
 
 def test_oversized_records_are_dead_lettered_before_decoding() -> None:
-    result = run(envelope(), make_index(trigger()), max_bytes=10)
+    result = run(envelope(), make_index(make_trigger()), max_bytes=10)
     assert result.dead_letter_reason is not None
     assert "exceeds" in result.dead_letter_reason
     assert result.outputs[0].dead_letter
 
 
 def test_an_event_without_candidates_produces_nothing() -> None:
-    result = run(envelope(type="SAVED_METADATA"), make_index(trigger()))
+    result = run(envelope(type="SAVED_METADATA"), make_index(make_trigger()))
     assert result.outputs == []
     assert result.matched == 0
     assert result.dead_letter_reason is None
 
 
 def test_a_match_produces_an_occurrence_and_an_instance_keyed_by_instance() -> None:
-    index = make_index(trigger(vars={"txID": "event.transactions[0].id"}))
+    index = make_index(make_trigger(vars={"txID": "event.transactions[0].id"}))
     result = run(envelope(idempotency_key="evt-1"), index)
     assert result.matched == 1
     [out] = result.outputs
@@ -114,7 +101,7 @@ def test_a_match_produces_an_occurrence_and_an_instance_keyed_by_instance() -> N
 
 
 def test_the_same_event_redelivered_yields_the_same_ids() -> None:
-    index = make_index(trigger())
+    index = make_index(make_trigger())
     first = orjson.loads(run(envelope(), index).outputs[0].value)
     again = orjson.loads(run(envelope(), index).outputs[0].value)
     other = orjson.loads(run(envelope(payload={"ledger": "x"}), index).outputs[0].value)
@@ -126,12 +113,12 @@ def test_the_same_event_redelivered_yields_the_same_ids() -> None:
 def test_exact_big_integers_are_kept_in_the_stored_event() -> None:
     big = 2**70
     raw = envelope(payload={"ledger": "main", "transactions": [{"id": big}]})
-    out = run(raw, make_index(trigger())).outputs[0]
+    out = run(raw, make_index(make_trigger())).outputs[0]
     assert b"1180591620717411303424" in out.value
 
 
 def test_failing_vars_record_the_occurrence_with_an_error_and_no_instance() -> None:
-    index = make_index(trigger(vars={"x": "event.nope.deeper"}))
+    index = make_index(make_trigger(vars={"x": "event.nope.deeper"}))
     [out] = run(envelope(), index).outputs
     record = orjson.loads(out.value)
     assert record["instance"] is None
@@ -141,8 +128,8 @@ def test_failing_vars_record_the_occurrence_with_an_error_and_no_instance() -> N
 
 def test_filter_failures_are_reported_and_other_triggers_still_fire() -> None:
     index = make_index(
-        trigger(id="broken", filter="event.nope.deeper == 1"),
-        trigger(id="fine", filter='event.ledger == "main"'),
+        make_trigger(id="broken", filter="event.nope.deeper == 1"),
+        make_trigger(id="fine", filter='event.ledger == "main"'),
     )
     result = run(envelope(), index)
     assert [f.trigger.trigger.id for f in result.filter_errors] == ["broken"]
@@ -151,7 +138,7 @@ def test_filter_failures_are_reported_and_other_triggers_still_fire() -> None:
 
 
 def test_the_filter_sees_the_payload_not_the_envelope() -> None:
-    index = make_index(trigger(filter='event.ledger == "main" && event.type == nil'))
+    index = make_index(make_trigger(filter='event.ledger == "main" && event.type == nil'))
     assert run(envelope(), index).matched == 1
 
 

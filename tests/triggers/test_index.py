@@ -1,27 +1,9 @@
 import pytest
 
-from triggers import InvalidTrigger, Trigger, TriggerIndex
+from tests.builders import make_index, make_trigger
+from triggers import InvalidTrigger, TriggerIndex
 
 pytestmark = pytest.mark.unit
-
-
-def make_trigger(**overrides: object) -> Trigger:
-    values: dict[str, object] = {
-        "id": "t1",
-        "workflow_id": "w1",
-        "event": "COMMITTED_TRANSACTIONS",
-    }
-    values.update(overrides)
-    return Trigger(**values)  # type: ignore[arg-type]
-
-
-def make_index(*triggers: Trigger, live: tuple[str, ...] = ("w1",)) -> TriggerIndex:
-    index = TriggerIndex()
-    for workflow in live:
-        index.put_workflow(workflow, deleted=False)
-    for trigger in triggers:
-        index.put_trigger(trigger)
-    return index
 
 
 def ids(index: TriggerIndex, event: str, version: str = "v2") -> list[str]:
