@@ -69,13 +69,22 @@ def test_resolve_stage_raises_only_stage_errors(stage: Any, variables: dict[str,
 def test_stages_valid_at_creation_only_fail_at_run_time_with_stage_errors(
     stages: list[Any], variables: dict[str, str]
 ) -> None:
+    # Whatever the input, the only outcomes are a ConfigError at creation, a
+    # StageError at run time, or a resolved stage: never another exception.
+    errors: list[str] = []
     try:
         workflow = parse_workflow({"stages": stages})
-    except ConfigError:
-        return
-    for stage in workflow.stages:
-        with contextlib.suppress(StageError):
-            resolve_stage(stage, variables)
+    except ConfigError as exc:
+        errors.append(str(exc))
+        workflow = None
+    for spec in workflow.stages if workflow else ():
+        try:
+            stage = resolve_stage(spec, variables)
+        except StageError as exc:
+            errors.append(str(exc))
+        else:
+            assert isinstance(stage.history_input(), dict)
+    assert all(errors), "every refusal says why"
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,20 @@
 """Creation-time checks of a workflow definition (BEHAVIOUR.md 3.4, 4.1, 5.2, 14.3)."""
 
 import copy
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from engine.config import (
     DEFAULT_ACTIVITY_MAX_ATTEMPTS,
+    Delay,
+    Send,
     StageSpec,
     Workflow,
     WorkflowConfigError,
     parse_workflow,
+    resolve_stage,
 )
 
 pytestmark = pytest.mark.unit
@@ -262,11 +266,16 @@ def test_literals_of_the_wrong_type_are_rejected(
     ],
 )
 def test_placeholders_are_assumed_valid_for_their_type(raw: dict[str, Any]) -> None:
-    parse_workflow(raw)
+    workflow = parse_workflow(raw)
+    [(name, body)] = raw["stages"][0].items()
+    assert [(s.name, s.body) for s in workflow.stages] == [(name, body)]
 
 
 def test_literal_empty_duration_is_a_zero_wait_as_at_run_time() -> None:
-    parse_workflow(one_stage("delay", {"duration": ""}))
+    workflow = parse_workflow(one_stage("delay", {"duration": ""}))
+    stage = resolve_stage(workflow.stages[0], {})
+    assert isinstance(stage, Delay)
+    assert stage.duration == timedelta(0)
 
 
 def test_stage_bodies_do_not_alias_the_input() -> None:
@@ -278,8 +287,9 @@ def test_stage_bodies_do_not_alias_the_input() -> None:
 
 def test_amount_that_interpolates_to_empty_is_not_checked_for_presence() -> None:
     # amount.amount is optional in the schema (a payment source supplies it).
-    parse_workflow(with_send(amount={"asset": "EUR/2"}))
-    parse_workflow(with_send(amount=None))
+    for amount in ({"asset": "EUR/2"}, None):
+        workflow = parse_workflow(with_send(amount=amount))
+        assert workflow.stages[0].body.get("amount") == amount
 
 
 # -- required fields and exactly-one-of at creation ----------------------------------------
@@ -375,14 +385,25 @@ def test_schema_rules_are_checked_at_creation(
 
 def test_defaults_satisfy_required_fields_at_creation() -> None:
     # ledger and balance are required but always filled by their defaults.
-    parse_workflow(
+    workflow = parse_workflow(
         with_send(
+            amount={"amount": 5, "asset": "EUR/2"},
             source={"account": {"id": "a", "ledger": ""}},
             destination={"wallet": {"name": "n", "balance": ""}},
         )
     )
+    stage = resolve_stage(workflow.stages[0], {})
+    assert isinstance(stage, Send)
+    assert stage.source.account is not None
+    assert stage.source.account.ledger == "default"
+    assert stage.destination.wallet is not None
+    assert stage.destination.wallet.balance == "main"
 
 
 def test_unknown_keys_inside_stages_are_ignored() -> None:
-    parse_workflow(with_send(colour="blue", source={"account": {"id": "a", "x": 1}}))
-    parse_workflow(one_stage("wait_event", {"event": "e", "timeout": "5s"}))
+    send = parse_workflow(with_send(colour="blue", source={"account": {"id": "a", "x": 1}}))
+    resolved = resolve_stage(send.stages[0], {"walletID": "w", "amount": "5"})
+    assert "colour" not in resolved.history_input()
+    assert "x" not in resolved.history_input()["source"]["account"]
+    wait = parse_workflow(one_stage("wait_event", {"event": "e", "timeout": "5s"}))
+    assert resolve_stage(wait.stages[0], {}).history_input() == {"event": "e"}
