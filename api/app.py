@@ -64,7 +64,7 @@ def create_app(
         outbox: OutboxRelay | None = None
         if relay:
             await ensure_topics(kafka, topics)
-            outbox = OutboxRelay(db, kafka)
+            outbox = OutboxRelay(db, kafka, parked=app.state.metrics.outbox_parked)
             await outbox.start()
             watchdog = asyncio.create_task(_exit_when_dead(app, outbox.loop))
         services = Services(

@@ -4,17 +4,26 @@ Definitions are written with an outbox row in one transaction; this relay
 publishes the rows in id order with an idempotent producer and deletes them
 only after the broker acknowledged them. One relay at a time per database
 (advisory lock), so several API replicas never reorder definitions.
+
+A row the broker refuses for good (larger than it accepts) is parked: kept
+with its reason, logged, counted (`orchestration_outbox_parked_total`) and
+skipped, so it never holds back the rows behind it. The API refuses such
+records at write time (`api.store`); parking is the net below that check.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import delete, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from aiokafka.errors import MessageSizeTooLargeError
+from prometheus_client import Counter
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from engine import schema
 from streams import KafkaSettings
@@ -37,11 +46,17 @@ _BATCH = 500
 # so an outage costs one log line a second, not a hot loop.
 _RETRY_PAUSE_S = 1.0
 _DRAIN_TIMEOUT_S = 5.0
+# Errors that no retry can mend for this row; anything else (broker down,
+# leader moving) retries the whole batch.
+_PERMANENT = (MessageSizeTooLargeError,)
 
 
 class OutboxRelay:
-    def __init__(self, db: AsyncEngine, kafka: KafkaSettings) -> None:
+    def __init__(
+        self, db: AsyncEngine, kafka: KafkaSettings, *, parked: Counter | None = None
+    ) -> None:
         self._db = db
+        self._parked = parked
         self._kafka = kafka
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
@@ -91,13 +106,50 @@ class OutboxRelay:
             )
             if not locked:
                 return 0
-            rows = (await conn.execute(select(outbox).order_by(outbox.c.id).limit(_BATCH))).all()
+            pending = outbox.c.parked_at.is_(None)
+            rows = (
+                await conn.execute(
+                    select(outbox).where(pending).order_by(outbox.c.id).limit(_BATCH)
+                )
+            ).all()
             if not rows:
                 return 0
-            futures = [
-                await self._producer.send(row.topic, key=row.key, value=row.value) for row in rows
-            ]
-            await asyncio.gather(*futures)
-            await conn.execute(delete(outbox).where(outbox.c.id.in_([row.id for row in rows])))
-        log.debug("outbox.published", rows=len(rows))
+            parked: dict[int, str] = {}
+            sent = []
+            for row in rows:
+                try:
+                    future = await self._producer.send(row.topic, key=row.key, value=row.value)
+                except _PERMANENT as exc:
+                    parked[row.id] = f"{type(exc).__name__}: {exc}"
+                else:
+                    sent.append((row.id, future))
+            results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+            for (row_id, _), result in zip(sent, results, strict=True):
+                if isinstance(result, _PERMANENT):
+                    parked[row_id] = f"{type(result).__name__}: {result}"
+                elif isinstance(result, BaseException):
+                    raise result  # transient: the whole batch again (at least once)
+            published = [row.id for row in rows if row.id not in parked]
+            if published:
+                await conn.execute(delete(outbox).where(outbox.c.id.in_(published)))
+            for row in rows:
+                if row.id in parked:
+                    await self._park(conn, row, parked[row.id])
+        log.debug("outbox.published", rows=len(published), parked=len(parked))
         return len(rows)
+
+    async def _park(self, conn: AsyncConnection, row: Row[Any], reason: str) -> None:
+        await conn.execute(
+            update(schema.outbox)
+            .where(schema.outbox.c.id == row.id)
+            .values(parked_at=func.now(), parked_reason=reason[:1000])
+        )
+        if self._parked is not None:
+            self._parked.inc()
+        log.error(
+            "outbox.parked",
+            row=row.id,
+            topic=row.topic,
+            bytes=len(row.key) + len(row.value or b""),
+            reason=reason[:300],
+        )

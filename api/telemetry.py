@@ -45,6 +45,11 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.outbox_parked = Counter(
+            "orchestration_outbox_parked",
+            "Outbox rows parked because the broker refuses them for good (too large).",
+            registry=self.registry,
+        )
 
     def response(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

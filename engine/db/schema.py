@@ -157,7 +157,9 @@ workflow_stage_history = Table(
 )
 
 # Transactional outbox: the API writes a definition and its outbox row in one
-# transaction; the relay publishes rows in id order and deletes them.
+# transaction; the relay publishes rows in id order and deletes them. A row
+# the broker refuses for good (too large) is parked: kept, with the reason,
+# and skipped, so it never blocks the rows behind it.
 outbox = Table(
     "outbox",
     metadata,
@@ -166,4 +168,7 @@ outbox = Table(
     Column("key", LargeBinary, nullable=False),
     Column("value", LargeBinary, nullable=True),  # NULL = tombstone
     _ts("created_at", default=True),
+    _ts("parked_at", nullable=True),
+    Column("parked_reason", String, nullable=True),
+    Index("outbox_pending", "id", postgresql_where=text("parked_at IS NULL")),
 )

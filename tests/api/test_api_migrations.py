@@ -1,4 +1,4 @@
-"""The API's migrations (0002, 0003) go down and up again cleanly."""
+"""The API's migrations (0002-0004) go down and up again cleanly."""
 
 from __future__ import annotations
 
@@ -28,11 +28,13 @@ def test_down_and_up(make_database: Any) -> None:
             inspector = inspect(conn)
             tables = set(inspector.get_table_names())
             indexes = {i["name"] for i in inspector.get_indexes("workflow_instances")}
+            indexes |= {i["name"] for i in inspector.get_indexes("outbox")}
     finally:
         engine.dispose()
     assert {"workflow_instance_history", "workflow_stage_history"} <= tables
     assert {
         "workflow_instances_order_covering",
         "workflow_instances_running_by_workflow",
+        "outbox_pending",
     } <= indexes
     assert "workflow_instances_order" not in indexes
