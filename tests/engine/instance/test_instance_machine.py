@@ -23,6 +23,7 @@ from engine.instance import (
     Start,
     Terminated,
     TimerFired,
+    retry_delay,
     step,
 )
 from streams import codec
@@ -355,3 +356,67 @@ def test_state_wire_round_trip_keeps_big_amounts_exact() -> None:
     assert step(back, ActivitySucceeded(call.activity_id, None, T0)) == step(
         state, ActivitySucceeded(call.activity_id, None, T0)
     )
+
+
+def send_stage(source: dict[str, Any], destination: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    body = {"source": {"account": source}, "destination": {"account": destination}}
+    return {"send": {**body, "amount": {"amount": 1500, "asset": "EUR/2"}, **extra}}
+
+
+def test_same_ledger_send_is_one_transaction_with_metadata_and_timestamp() -> None:
+    stage = send_stage(
+        {"id": "a", "allowOverdraft": True, "throughAccount": "t"},
+        {"id": "b"},
+        metadata={"k": "v"},
+        timestamp="2025-01-02T03:04:05Z",
+    )
+    (call,) = calls(start([stage]))
+    assert call.request == {
+        "Ledger": "default",
+        "Data": {
+            "postings": [{"amount": 1500, "asset": "EUR/2", "destination": "b", "source": "a"}],
+            "metadata": {"k": "v"},
+            "timestamp": "2025-01-02T03:04:05Z",
+        },
+    }
+
+
+def test_cross_ledger_overdraft_uses_the_numscript_form() -> None:
+    stage = send_stage(
+        {"id": "a", "ledger": "l1", "allowOverdraft": True}, {"id": "b", "ledger": "l2"}
+    )
+    (call,) = calls(start([stage]))
+    assert call.request["Data"]["script"] == {
+        "plain": "send [EUR/2 1500] (\n  source = @a allowing unbounded overdraft\n"
+        "  destination = @world\n)"
+    }
+    assert "postings" not in call.request["Data"]
+
+
+def test_send_combination_outside_this_slice_fails_explicitly() -> None:
+    stage = {
+        "send": {
+            "source": {"wallet": {"id": "w1"}},
+            "destination": {"account": {"id": "b"}},
+            "amount": {"amount": 1, "asset": "EUR"},
+        }
+    }
+    assert "ledger account to ledger account" in terminal(start([stage]))["error"]
+
+
+def test_retry_delay_doubles_from_two_seconds_up_to_two_hundred() -> None:
+    delays = [retry_delay(n).total_seconds() for n in (1, 2, 3, 7, 8, 9, 2**31)]
+    assert delays == [2, 4, 8, 128, 200, 200, 200]
+
+
+def test_event_posted_before_the_wait_event_stage_is_dropped() -> None:
+    outcome = start([{"delay": {"duration": "1s"}}, {"wait_event": {"event": "go"}}])
+    assert outcome.state is not None
+    early = step(outcome.state, EventReceived("go", T0))
+    assert early.rejected
+    (timer,) = of(outcome, SetTimer)
+    assert isinstance(timer, SetTimer)
+    waiting = step(outcome.state, TimerFired(timer.timer_id, timer.due)).state
+    assert waiting is not None
+    assert waiting.waiting == "event"
+    assert not waiting.terminated
