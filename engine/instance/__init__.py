@@ -20,6 +20,10 @@ repeats the same ``CallActivity`` (same id, request and idempotency key) up to
 the workflow's ``activityMaxAttempts`` (default 15); a non-retryable or last
 failure fails the stage and the instance with the failure message.
 
+Choices: the status rows' ``runID`` is the ``instance.start`` command id; an
+event that reaches a stage other than a waiting ``wait_event`` is rejected
+(dropped, as upstream 3.10); activity ids are ``<instance>:<stage>:<position>``.
+
 This slice runs ``noop``, ``delay``, ``wait_event``, ``update`` and ``send``
 from a ledger account to a ledger account; other send combinations fail the
 stage with an explicit message.
