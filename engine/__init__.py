@@ -6,8 +6,9 @@ publishes through its outbox (``engine.definitions``, ``engine.commands``),
 the history contract and its Postgres projection (``engine.history``,
 ``engine.projection``, ``engine.db``), the Formance stack client settings and
 ``link()`` fetcher (``engine.stack``), the activity clients
-(``engine.activities``), the trigger matching step (``engine.matching``) and
-the worker process (``engine.worker``).
+(``engine.activities``), the trigger matching step (``engine.matching``), the pure instance state
+machine (``engine.instance``: ``step(state, input) -> Outcome``) and the
+worker process (``engine.worker``).
 
 The API uses only this facade::
 

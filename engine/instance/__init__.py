@@ -1,0 +1,71 @@
+"""The workflow-instance state machine: pure, one input at a time (BEHAVIOUR 4.3-4.6, 5, 6, 8).
+
+No I/O, no clock, no randomness: every input carries ``now``; ids derive from
+the instance id, stage and position. The runtime (not here) stores the state,
+runs the effects and feeds their results back::
+
+    outcome = step(None, Start(command, stack="s1", now=now))
+    outcome.state           # InstanceState (to_wire() / from_wire() via streams.codec)
+    outcome.effects         # CallActivity, SetTimer, CancelTimer, EmitHistory, Terminated
+    outcome = step(outcome.state, ActivitySucceeded(activity_id, output, now))
+    outcome.rejected        # a reason when the input no longer applies (state unchanged)
+
+Inputs: ``Start``, ``ActivitySucceeded``, ``ActivityFailed``, ``TimerFired``,
+``EventReceived``, ``Abort``. ``EmitHistory.record`` is an ``engine.history``
+record (``stage.status``, ``stage.history``, ``activity.history``,
+``instance.terminated``).
+
+Retries (14.2, 14.3): a retryable failure waits 2 s doubling up to 200 s, then
+repeats the same ``CallActivity`` (same id, request and idempotency key) up to
+the workflow's ``activityMaxAttempts`` (default 15); a non-retryable or last
+failure fails the stage and the instance with the failure message.
+
+Choices: the status rows' ``runID`` is the ``instance.start`` command id; an
+event that reaches a stage other than a waiting ``wait_event`` is rejected
+(dropped, as upstream 3.10); activity ids are ``<instance>:<stage>:<position>``.
+
+This slice runs ``noop``, ``delay``, ``wait_event``, ``update`` and ``send``
+from a ledger account to a ledger account; other send combinations fail the
+stage with an explicit message.
+"""
+
+from engine.instance._effects import (
+    CallActivity,
+    CancelTimer,
+    Effect,
+    EmitHistory,
+    SetTimer,
+    Terminated,
+)
+from engine.instance._inputs import (
+    Abort,
+    ActivityFailed,
+    ActivitySucceeded,
+    EventReceived,
+    Input,
+    Start,
+    TimerFired,
+)
+from engine.instance._machine import Outcome, retry_delay, step
+from engine.instance._state import InstanceState, PlannedCall
+
+__all__ = [
+    "Abort",
+    "ActivityFailed",
+    "ActivitySucceeded",
+    "CallActivity",
+    "CancelTimer",
+    "Effect",
+    "EmitHistory",
+    "EventReceived",
+    "Input",
+    "InstanceState",
+    "Outcome",
+    "PlannedCall",
+    "SetTimer",
+    "Start",
+    "Terminated",
+    "TimerFired",
+    "retry_delay",
+    "step",
+]

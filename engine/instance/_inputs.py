@@ -1,0 +1,52 @@
+"""What the runtime feeds the state machine: commands, activity results, timers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine.commands import StartInstance
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    command: StartInstance
+    stack: str
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ActivitySucceeded:
+    activity_id: str
+    output: dict[str, Any] | None
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityFailed:
+    activity_id: str
+    code: str
+    message: str
+    retryable: bool
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    timer_id: str
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventReceived:
+    name: str
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    now: datetime
+
+
+Input = Start | ActivitySucceeded | ActivityFailed | TimerFired | EventReceived | Abort

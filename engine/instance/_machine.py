@@ -1,0 +1,299 @@
+"""``step``: one input applied to an instance, giving its next state and the effects to run.
+
+Pure: no I/O, no clock (every input carries ``now``), no randomness (ids of
+activities and timers derive from the instance id, stage and position), so a
+replayed input log rebuilds the same state and the same effects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from engine.activities import MUTATING, idempotency_key
+from engine.config import (
+    DEFAULT_ACTIVITY_MAX_ATTEMPTS,
+    Delay,
+    Noop,
+    ResolvedStage,
+    Send,
+    StageError,
+    Update,
+    WaitEvent,
+    format_date,
+    format_duration,
+    resolve_stage,
+)
+from engine.instance import _records as records
+from engine.instance._effects import (
+    CallActivity,
+    CancelTimer,
+    Effect,
+    EmitHistory,
+    SetTimer,
+    Terminated,
+)
+from engine.instance._inputs import (
+    Abort,
+    ActivityFailed,
+    ActivitySucceeded,
+    EventReceived,
+    Input,
+    Start,
+    TimerFired,
+)
+from engine.instance._plans import PlanError, send_plan, update_plan
+from engine.instance._state import InstanceState, PlannedCall
+
+CANCELED_STAGE = "canceled"  # 4.5 and 8.5 spell it with one l ...
+CANCELLED_ACTIVITY = "cancelled"  # ... and 4.6 with two.
+
+# BEHAVIOUR 14.2: first retry after 2 s, doubling, capped at 200 s.
+RETRY_FIRST = timedelta(seconds=2)
+RETRY_CAP = timedelta(seconds=200)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    state: InstanceState | None
+    effects: tuple[Effect, ...]
+    rejected: str | None = None
+
+
+def retry_delay(failed_attempts: int) -> timedelta:
+    """Wait before the next attempt after ``failed_attempts`` failures (>= 1)."""
+    doublings = min(failed_attempts - 1, 8)  # 2 s * 2^7 already exceeds the cap
+    delay: timedelta = RETRY_FIRST * (2**doublings)
+    return min(delay, RETRY_CAP)
+
+
+def step(state: InstanceState | None, event: Input) -> Outcome:
+    if isinstance(event, Start):
+        if state is not None:
+            return _reject(state, "instance already started")
+        return _start(event)
+    if state is None:
+        return _reject(state, "instance not started")
+    if state.terminated:
+        return _reject(state, "instance terminated")
+    effects: list[Effect] = []
+    match event:
+        case ActivitySucceeded() | ActivityFailed():
+            if state.waiting != "activity" or event.activity_id != state.activity_id:
+                return _reject(state, f"no activity {event.activity_id!r} in flight")
+            if isinstance(event, ActivitySucceeded):
+                state = _succeeded(state, event, effects)
+            else:
+                state = _failed(state, event, effects)
+        case TimerFired():
+            if state.timer_id is None or event.timer_id != state.timer_id:
+                return _reject(state, f"no timer {event.timer_id!r} pending")
+            if state.waiting == "retry":
+                state = _attempt(replace(state, timer_id=None), effects)
+            else:
+                state = _finish_stage(replace(state, timer_id=None), event.now, effects)
+        case EventReceived():
+            if state.waiting != "event":
+                return _reject(state, f"event {event.name!r} while not waiting for one")
+            if event.name != state.event:
+                # 5.5: a non-matching event is consumed and discarded.
+                return _reject(state, f"event {event.name!r} is not {state.event!r}")
+            state = _finish_stage(state, event.now, effects)
+        case Abort():
+            state = _abort(state, event.now, effects)
+    return Outcome(_advance(state, event.now, effects), tuple(effects))
+
+
+def _reject(state: InstanceState | None, reason: str) -> Outcome:
+    return Outcome(state, (), reason)
+
+
+def _start(event: Start) -> Outcome:
+    command = event.command
+    config = command.config
+    attempts = config.get("activityMaxAttempts")
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        attempts = DEFAULT_ACTIVITY_MAX_ATTEMPTS
+    stages = config.get("stages") or []
+    state = InstanceState(
+        instance_id=command.instance_id,
+        workflow_id=command.workflow_id,
+        stack=event.stack,
+        run_id=command.id,
+        stages=tuple(stages),
+        variables=dict(command.variables),
+        max_attempts=attempts,
+    )
+    effects: list[Effect] = []
+    return Outcome(_advance(state, event.now, effects), tuple(effects))
+
+
+def _advance(state: InstanceState, now: datetime, effects: list[Effect]) -> InstanceState:
+    """Run stages until one waits or the instance terminates (8.2)."""
+    while not state.terminated and state.waiting is None:
+        if state.stage >= len(state.stages):
+            state = _terminate(state, now, None, effects)
+        else:
+            state = _start_stage(state, now, effects)
+    return state
+
+
+def _start_stage(state: InstanceState, now: datetime, effects: list[Effect]) -> InstanceState:
+    state = replace(
+        state,
+        stage_started_at=format_date(now),
+        stage_name=None,
+        stage_input=None,
+        plan=(),
+        position=0,
+        attempt=0,
+        activity_id=None,
+        event=None,
+    )
+    effects.append(EmitHistory(records.stage_status(state)))
+    try:
+        resolved = resolve_stage(state.stages[state.stage], state.variables)
+    except StageError as exc:
+        # 4.5: a stage that does not resolve never starts: no history entry.
+        return _finish_stage(state, now, effects, str(exc))
+    state = replace(state, stage_name=resolved.history_name, stage_input=resolved.history_input())
+    effects.append(EmitHistory(records.stage_history(state)))
+    return _execute(state, resolved, now, effects)
+
+
+def _execute(
+    state: InstanceState, stage: ResolvedStage, now: datetime, effects: list[Effect]
+) -> InstanceState:
+    match stage:
+        case Noop():
+            return _finish_stage(state, now, effects)
+        case Delay():
+            return _delay(state, stage, now, effects)
+        case WaitEvent():
+            return replace(state, waiting="event", event=stage.event)
+        case Update() | Send():
+            try:
+                plan = update_plan(stage) if isinstance(stage, Update) else send_plan(stage)
+            except PlanError as exc:
+                return _finish_stage(state, now, effects, str(exc))
+            return _call(replace(state, plan=plan), 0, now, effects)
+    return _finish_stage(state, now, effects, f"unsupported stage {stage.stage_name}")
+
+
+def _delay(
+    state: InstanceState, stage: Delay, now: datetime, effects: list[Effect]
+) -> InstanceState:
+    if stage.until is not None:
+        due = stage.until
+        wait_ns = ((due - now) // timedelta(microseconds=1)) * 1000
+    else:
+        wait_ns = stage.duration_ns or 0
+        due = now + (stage.duration or timedelta(0))
+    if wait_ns < 0:
+        return _finish_stage(
+            state, now, effects, f"negative duration provided {format_duration(wait_ns)}"
+        )
+    if due <= now:
+        return _finish_stage(state, now, effects)  # a zero duration completes at once
+    timer_id = f"{state.instance_id}:{state.stage}:delay"
+    effects.append(SetTimer(timer_id, due))
+    return replace(state, waiting="delay", timer_id=timer_id)
+
+
+def _call(
+    state: InstanceState, position: int, now: datetime, effects: list[Effect]
+) -> InstanceState:
+    state = replace(
+        state,
+        position=position,
+        attempt=1,
+        activity_id=f"{state.instance_id}:{state.stage}:{position}",
+        activity_started_at=format_date(now),
+    )
+    effects.append(EmitHistory(records.activity_history(state)))
+    return _attempt(state, effects)
+
+
+def _attempt(state: InstanceState, effects: list[Effect]) -> InstanceState:
+    """Ask for one attempt of the current activity; every attempt is the same call."""
+    call: PlannedCall = state.plan[state.position]
+    assert state.activity_id is not None
+    key = (
+        idempotency_key(state.stack, state.instance_id, state.stage, state.position)
+        if call.name in MUTATING
+        else None
+    )
+    effects.append(CallActivity(state.activity_id, call.name, call.request, key))
+    return replace(state, waiting="activity")
+
+
+def _succeeded(
+    state: InstanceState, event: ActivitySucceeded, effects: list[Effect]
+) -> InstanceState:
+    now = format_date(event.now)
+    effects.append(
+        EmitHistory(records.activity_history(state, output=event.output, terminated_at=now))
+    )
+    if state.position + 1 < len(state.plan):
+        return _call(state, state.position + 1, event.now, effects)
+    return _finish_stage(state, event.now, effects)
+
+
+def _failed(state: InstanceState, event: ActivityFailed, effects: list[Effect]) -> InstanceState:
+    if event.retryable and state.attempt < state.max_attempts:
+        due = event.now + retry_delay(state.attempt)
+        timer_id = f"{state.activity_id}:retry:{state.attempt}"
+        state = replace(state, attempt=state.attempt + 1, waiting="retry", timer_id=timer_id)
+        effects.append(
+            EmitHistory(
+                records.activity_history(
+                    state, last_failure=event.message, next_execution=format_date(due)
+                )
+            )
+        )
+        effects.append(SetTimer(timer_id, due))
+        return state
+    effects.append(
+        EmitHistory(
+            records.activity_history(
+                state, error=event.message, terminated_at=format_date(event.now)
+            )
+        )
+    )
+    return _finish_stage(state, event.now, effects, event.message)
+
+
+def _abort(state: InstanceState, now: datetime, effects: list[Effect]) -> InstanceState:
+    if state.timer_id is not None:
+        effects.append(CancelTimer(state.timer_id))
+    if state.waiting in ("activity", "retry"):
+        effects.append(
+            EmitHistory(
+                records.activity_history(
+                    state, error=CANCELLED_ACTIVITY, terminated_at=format_date(now)
+                )
+            )
+        )
+    return _finish_stage(replace(state, timer_id=None), now, effects, CANCELED_STAGE)
+
+
+def _finish_stage(
+    state: InstanceState, now: datetime, effects: list[Effect], error: str | None = None
+) -> InstanceState:
+    """Close the current stage (8.2 steps 4-6); a failure ends the instance."""
+    at = format_date(now)
+    if state.stage_name is not None:
+        effects.append(EmitHistory(records.stage_history(state, at, error)))
+    effects.append(EmitHistory(records.stage_status(state, at, error)))
+    state = replace(state, waiting=None, event=None, timer_id=None, activity_id=None)
+    if error is not None:
+        return _terminate(state, now, error, effects)
+    return replace(state, stage=state.stage + 1)
+
+
+def _terminate(
+    state: InstanceState, now: datetime, error: str | None, effects: list[Effect]
+) -> InstanceState:
+    effects.append(EmitHistory(records.instance_terminated(state, format_date(now), error)))
+    effects.append(Terminated())
+    return replace(state, terminated=True, waiting=None, error=error)

@@ -1,0 +1,58 @@
+"""The state of one instance between two inputs, and its JSON wire form."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+# What the current stage waits for; None once terminated or between stages.
+Waiting = Literal["activity", "retry", "delay", "event"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCall:
+    """An activity of the current stage, fixed when the stage starts so retries repeat it."""
+
+    name: str
+    request: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceState:
+    instance_id: str
+    workflow_id: str
+    stack: str
+    run_id: str
+    stages: tuple[dict[str, Any], ...]
+    variables: dict[str, str]
+    max_attempts: int
+    stage: int = 0
+    stage_started_at: str = ""
+    # History name and input of the executing stage; None when it did not resolve.
+    stage_name: str | None = None
+    stage_input: dict[str, Any] | None = None
+    waiting: Waiting | None = None
+    event: str | None = None
+    timer_id: str | None = None
+    plan: tuple[PlannedCall, ...] = ()
+    position: int = 0
+    attempt: int = 0
+    activity_id: str | None = None
+    activity_started_at: str = ""
+    terminated: bool = False
+    error: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """A JSON-able dict (through ``streams.codec``); ints stay exact."""
+        wire = asdict(self)
+        wire["stages"] = list(self.stages)
+        wire["plan"] = [asdict(call) for call in self.plan]
+        return wire
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> InstanceState:
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in wire.items() if key in known}
+        values["stages"] = tuple(values.get("stages", ()))
+        values["plan"] = tuple(PlannedCall(**call) for call in values.get("plan", ()))
+        return cls(**values)
