@@ -50,7 +50,8 @@ async def test_double_entry_moves_both_sides_and_world_goes_negative(
     client: httpx.AsyncClient,
 ) -> None:
     status, answer = await post(client, f"{V2}/main/transactions", tx("world", "users:1", 100))
-    assert status == 200 and answer["data"]["id"] == 0
+    assert status == 200
+    assert answer["data"]["id"] == 0
     user, world = await account(client, "users:1"), await account(client, "world")
     assert user["volumes"]["USD/2"] == {"input": 100, "output": 0, "balance": 100}
     assert user["effectiveVolumes"]["USD/2"]["balance"] == 100
@@ -68,7 +69,8 @@ async def test_insufficient_fund_refused_and_nothing_applied(client: httpx.Async
 async def test_amounts_beyond_64_bits_are_exact(client: httpx.AsyncClient) -> None:
     big = 2**70 + 1
     status, answer = await post(client, f"{V2}/main/transactions", tx("world", "a:b", big))
-    assert status == 200 and answer["data"]["postings"][0]["amount"] == big
+    assert status == 200
+    assert answer["data"]["postings"][0]["amount"] == big
     assert (await account(client, "a:b"))["volumes"]["USD/2"]["balance"] == big
     v1 = codec.loads((await client.get("/api/ledger/main/accounts/a:b")).content)["data"]
     assert v1["balances"] == {"USD/2": big}
@@ -79,7 +81,8 @@ async def test_same_idempotency_key_and_body_applies_once(client: httpx.AsyncCli
     body = tx("world", "users:1", 5)
     first = await post(client, f"{V2}/main/transactions", body, key="k1")
     second = await post(client, f"{V2}/main/transactions", body, key="k1")
-    assert first == second and first[0] == 200
+    assert first == second
+    assert first[0] == 200
     listed = codec.loads((await client.get(f"{V2}/main/transactions")).content)
     assert len(listed["cursor"]["data"]) == 1
     assert (await account(client, "users:1"))["volumes"]["USD/2"]["balance"] == 5
@@ -114,7 +117,8 @@ async def test_ledgers_created_listed_and_got(client: httpx.AsyncClient) -> None
 async def test_get_transaction_and_account_metadata(client: httpx.AsyncClient) -> None:
     await post(client, f"{V2}/main/transactions", tx("world", "users:1", 3, metadata={"a": "b"}))
     got = codec.loads((await client.get(f"{V2}/main/transactions/0")).content)["data"]
-    assert got["metadata"] == {"a": "b"} and got["postings"][0]["amount"] == 3
+    assert got["metadata"] == {"a": "b"}
+    assert got["postings"][0]["amount"] == 3
     assert (await client.get(f"{V2}/main/transactions/1")).status_code == 404
     assert (await post(client, f"{V2}/main/accounts/users:1/metadata", {"tier": "gold"}))[0] == 204
     assert (await account(client, "users:1"))["metadata"] == {"tier": "gold"}
