@@ -101,8 +101,9 @@ class Ledger:
         reference = body.get("reference") or None
         if reference is not None and not isinstance(reference, str):
             raise SandboxError(400, "VALIDATION", "reference must be a string")
+        # The ledger answers a reused reference 409, unlike its other refusals (400).
         if reference is not None and reference in self.references:
-            raise SandboxError(400, "CONFLICT", f"reference {reference!r} already used")
+            raise SandboxError(409, "CONFLICT", f"reference {reference!r} already used")
         metadata = _metadata(body.get("metadata"))
         # Apply on a copy of the balances first: a refused transaction changes nothing.
         moves: dict[tuple[str, str], int] = {}

@@ -100,7 +100,7 @@ async def test_reference_is_unique_per_ledger(client: httpx.AsyncClient) -> None
     body = tx("world", "users:1", 1, reference="ref-1")
     assert (await post(client, f"{V2}/main/transactions", body))[0] == 200
     status, answer = await post(client, f"{V2}/main/transactions", body)
-    assert (status, answer["errorCode"]) == (400, "CONFLICT")
+    assert (status, answer["errorCode"]) == (409, "CONFLICT")
     assert (await post(client, f"{V2}/other/transactions", body))[0] == 200
 
 
