@@ -7,6 +7,7 @@ exact. ``GET /_sandbox/log`` lists the calls received, in order.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -18,6 +19,8 @@ from streams import codec
 log = logging.getLogger("sandbox")
 
 V2 = "/api/ledger/v2"
+# The call log keeps the latest calls only: a long soak must not grow it forever.
+LOG_SIZE = 10_000
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -46,7 +49,7 @@ def create_app(settings: SandboxSettings | None = None) -> App:
     """A fresh sandbox (empty ledgers, empty log) behind the configured faults."""
     settings = settings or SandboxSettings()
     ledgers = Ledgers()
-    calls: list[dict[str, Any]] = []
+    calls: deque[dict[str, Any]] = deque(maxlen=LOG_SIZE)
     faults: dict[int, str] = {}
     app = FastAPI(title="sandbox", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -78,7 +81,7 @@ def create_app(settings: SandboxSettings | None = None) -> App:
 
     @app.get("/_sandbox/log")
     async def calls_log() -> Response:
-        return _json({"data": calls})
+        return _json({"data": list(calls)})
 
     @app.get("/api/ledger/_info")
     async def ledger_info() -> Response:

@@ -32,7 +32,7 @@ class SandboxSettings(BaseSettings):
     latency: float = Field(default=0.0, ge=0, le=600)
     # Share of stack calls answered 503 without being applied.
     error_rate: float = Field(default=0.0, ge=0, le=1)
-    # Share of stack calls applied whose reply is then cut off mid-answer.
+    # Share of stack writes applied whose reply is then cut off mid-answer.
     drop_rate: float = Field(default=0.0, ge=0, le=1)
     # Seed of the fault draws, so a faulty run can be replayed.
     seed: int | None = None
@@ -72,7 +72,10 @@ class Faults:
             )
             await send({"type": "http.response.body", "body": body})
             return
-        if s.drop_rate and self._random.random() < s.drop_rate:
+        # Dropping a read's reply tests nothing an error does not; only writes
+        # are dropped, so a test can still read what was applied.
+        writes = scope["method"] not in ("GET", "HEAD")
+        if writes and s.drop_rate and self._random.random() < s.drop_rate:
             self._record(scope, "drop")
             await self._apply_then_drop(scope, receive, send)
             return

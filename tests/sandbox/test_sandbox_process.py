@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -132,3 +133,53 @@ def test_dropped_reply_was_applied_and_is_logged(start_sandbox: Start) -> None:
         ("/api/ledger/v2/main", 204, "drop"),
         ("/api/ledger/v2/main/transactions", 200, "drop"),
     ]
+
+
+async def test_retries_with_one_key_after_dropped_replies_apply_once(start_sandbox: Start) -> None:
+    # Seeded draws, the same on every run: with seed 10 the ledger creation
+    # gets its reply and the first transaction's reply is dropped.
+    url = start_sandbox("--drop-rate", "0.5", "--seed", "10")
+    posting = {"source": "world", "destination": "users:1", "asset": "USD", "amount": 2**70}
+    request = {"ledger": "main", "data": {"postings": [posting]}}
+    async with httpx.AsyncClient(base_url=url) as http:
+        for _ in range(50):
+            with contextlib.suppress(httpx.HTTPError):
+                await http.post("/api/ledger/v2/main")  # 204, or exists after a drop
+                break
+        answer = None
+        failures: list[ActivityFailure] = []
+        async with HttpStack(ActivitySettings(stack_url=url)) as stack:
+            for _ in range(50):
+                try:
+                    answer = await stack.call("CreateTransaction", request, idempotency_key="k")
+                    break
+                except ActivityFailure as failure:
+                    failures.append(failure)
+        assert answer is not None
+        assert all(f.retryable for f in failures)
+        log = codec.loads((await http.get("/_sandbox/log")).content)["data"]
+        txs = codec.loads((await http.get("/api/ledger/v2/main/transactions")).content)
+        account = codec.loads((await http.get("/api/ledger/main/accounts/users:1")).content)
+    posts = [e for e in log if e["path"] == "/api/ledger/v2/main/transactions"]
+    assert any(e["fault"] == "drop" for e in posts)
+    assert len(txs["cursor"]["data"]) == 1
+    assert account["data"]["balances"] == {"USD": 2**70}
+
+
+async def test_http_stack_sees_typed_and_injected_failures(start_sandbox: Start) -> None:
+    url = start_sandbox()
+    faulty = start_sandbox("--error-rate", "1")
+    spend = {"source": "users:9", "destination": "world", "asset": "USD", "amount": 1}
+    request = {"ledger": "main", "data": {"postings": [spend]}}
+    async with httpx.AsyncClient(base_url=url) as http:
+        assert (await http.post("/api/ledger/v2/main")).status_code == 204
+    async with HttpStack(ActivitySettings(stack_url=url)) as stack:
+        with pytest.raises(ActivityFailure) as poor:
+            await stack.call("CreateTransaction", request, idempotency_key="a")
+    async with HttpStack(ActivitySettings(stack_url=faulty)) as stack:
+        with pytest.raises(ActivityFailure) as down:
+            await stack.call("CreateTransaction", request, idempotency_key="a")
+    assert poor.value.code == "INSUFFICIENT_FUND"
+    assert poor.value.status == 400
+    assert down.value.status == 503
+    assert down.value.retryable
