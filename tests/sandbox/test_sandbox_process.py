@@ -102,7 +102,8 @@ def test_formance_sdk_works_unmodified(start_sandbox: Start) -> None:
             ledger="sdk", v2_create_ledger_request=shared.V2CreateLedgerRequest()
         )
     )
-    posting = shared.V2Posting(source="world", destination="users:2", asset="USD", amount=42)
+    big = 2**70
+    posting = shared.V2Posting(source="world", destination="users:2", asset="USD", amount=big)
     created = sdk.ledger.v2.create_transaction(
         request=operations.V2CreateTransactionRequest(
             ledger="sdk",
@@ -111,14 +112,19 @@ def test_formance_sdk_works_unmodified(start_sandbox: Start) -> None:
         )
     )
     assert created.v2_create_transaction_response is not None
-    assert created.v2_create_transaction_response.data.postings[0].amount == 42
+    assert created.v2_create_transaction_response.data.postings[0].amount == big
     got = sdk.ledger.v2.get_account(
         request=operations.V2GetAccountRequest(ledger="sdk", address="users:2", expand="volumes")
     )
     assert got.v2_account_response is not None
     volumes = got.v2_account_response.data.volumes
     assert volumes is not None
-    assert volumes["USD"].balance == 42
+    assert volumes["USD"].balance == big
+    v1 = sdk.ledger.v1.get_account_ledger(
+        request=operations.GetAccountLedgerRequest(ledger="sdk", address="users:2")
+    )
+    assert v1.account_response is not None
+    assert v1.account_response.data.balances == {"USD": big}
 
 
 def test_dropped_reply_was_applied_and_is_logged(start_sandbox: Start) -> None:
