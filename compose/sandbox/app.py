@@ -6,6 +6,7 @@ exact. ``GET /_sandbox/log`` lists the calls received, in order.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections import deque
 from typing import Any
@@ -41,8 +42,30 @@ async def _body(request: Request) -> Any:
         raise SandboxError(400, "VALIDATION", "the body is not JSON") from None
 
 
-def _cursor(items: list[Any]) -> dict[str, Any]:
-    return {"cursor": {"pageSize": max(len(items), 15), "hasMore": False, "data": items}}
+def _cursor(items: list[Any], request: Request) -> dict[str, Any]:
+    """One page of ``items`` as the ledger's cursor: ``pageSize`` (15 by default,
+    at most 1,000) and the opaque ``cursor`` of ``next``/``previous``."""
+    try:
+        size = min(max(int(request.query_params.get("pageSize", "15")), 1), 1000)
+        token = request.query_params.get("cursor")
+        offset = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+    except ValueError:
+        raise SandboxError(400, "VALIDATION", "invalid pageSize or cursor") from None
+    offset = max(offset, 0)
+    page: dict[str, Any] = {
+        "pageSize": size,
+        "hasMore": offset + size < len(items),
+        "data": items[offset : offset + size],
+    }
+    if page["hasMore"]:
+        page["next"] = _token(offset + size)
+    if offset > 0:
+        page["previous"] = _token(max(offset - size, 0))
+    return {"cursor": page}
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
 
 def create_app(settings: SandboxSettings | None = None) -> App:
@@ -88,8 +111,8 @@ def create_app(settings: SandboxSettings | None = None) -> App:
         return _json({"server": "sandbox", "version": "v2"})
 
     @app.get(V2)
-    async def list_ledgers() -> Response:
-        return _json(_cursor([ledger.view() for ledger in ledgers.all()]))
+    async def list_ledgers(request: Request) -> Response:
+        return _json(_cursor([ledger.view() for ledger in ledgers.all()], request))
 
     @app.post(V2 + "/{name}")
     async def create_ledger(name: str, request: Request) -> Response:
@@ -113,8 +136,9 @@ def create_app(settings: SandboxSettings | None = None) -> App:
         return _json(answer)
 
     @app.get(V2 + "/{name}/transactions")
-    async def list_transactions(name: str) -> Response:
-        return _json(_cursor(list(reversed(ledgers.get(name).transactions))))
+    async def list_transactions(name: str, request: Request) -> Response:
+        # Newest first, as the ledger lists them.
+        return _json(_cursor(list(reversed(ledgers.get(name).transactions)), request))
 
     @app.get(V2 + "/{name}/transactions/{txid}")
     async def get_transaction(name: str, txid: int) -> Response:

@@ -132,3 +132,15 @@ async def test_injected_errors_are_not_applied_and_logged() -> None:
         assert resp.status_code == 503
         log = codec.loads((await http.get("/_sandbox/log")).content)["data"]
     assert [(e["path"], e["status"], e["fault"]) for e in log] == [(f"{V2}/main", 503, "error")]
+
+
+async def test_transactions_listed_newest_first_in_pages(client: httpx.AsyncClient) -> None:
+    for amount in range(1, 4):
+        await post(client, f"{V2}/main/transactions", tx("world", "users:1", amount))
+    first = codec.loads((await client.get(f"{V2}/main/transactions?pageSize=2")).content)
+    assert [t["id"] for t in first["cursor"]["data"]] == [2, 1]
+    assert first["cursor"]["hasMore"] is True
+    params = {"pageSize": "2", "cursor": first["cursor"]["next"]}
+    second = codec.loads((await client.get(f"{V2}/main/transactions", params=params)).content)
+    assert [t["id"] for t in second["cursor"]["data"]] == [0]
+    assert second["cursor"]["hasMore"] is False
