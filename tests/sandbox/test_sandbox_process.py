@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -29,13 +30,14 @@ Start = Callable[..., str]
 def start_sandbox(tmp_path: Path) -> Iterator[Start]:
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(*flags: str) -> str:
+    def start(*flags: str, env: dict[str, str] | None = None) -> str:
         port = free_port()
         with (tmp_path / f"sandbox-{port}.log").open("wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "compose", "sandbox", "--port", str(port), *flags],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
             )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
@@ -189,3 +191,13 @@ async def test_http_stack_sees_typed_and_injected_failures(start_sandbox: Start)
     assert poor.value.status == 400
     assert down.value.status == 503
     assert down.value.retryable
+
+
+def test_faults_from_the_environment_and_flags_override_them(start_sandbox: Start) -> None:
+    env = {"ORCHESTRATION_SANDBOX_ERROR_RATE": "1"}
+    from_env = start_sandbox(env=env)
+    overridden = start_sandbox("--error-rate", "0", env=env)
+    assert httpx.post(f"{from_env}/api/ledger/v2/main").status_code == 503
+    assert httpx.post(f"{overridden}/api/ledger/v2/main").status_code == 204
+    info = codec.loads(httpx.get(f"{from_env}/_info").content)
+    assert info["name"] == "sandbox"
