@@ -105,21 +105,22 @@ class Ledger:
         if reference is not None and reference in self.references:
             raise SandboxError(409, "CONFLICT", f"reference {reference!r} already used")
         metadata = _metadata(body.get("metadata"))
-        # Apply on a copy of the balances first: a refused transaction changes nothing.
-        moves: dict[tuple[str, str], int] = {}
+        # Check in posting order on a copy of the balances (the ledger runs
+        # postings one after the other): a refused transaction changes nothing.
+        balances: dict[tuple[str, str], int] = {}
         for p in postings:
-            moves[(p["source"], p["asset"])] = moves.get((p["source"], p["asset"]), 0) - p["amount"]
-            moves[(p["destination"], p["asset"])] = (
-                moves.get((p["destination"], p["asset"]), 0) + p["amount"]
-            )
-        for (address, asset), delta in moves.items():
-            vol = self.volumes.get(address, {}).get(asset, _Volume())
-            if address != WORLD and vol.input - vol.output + delta < 0:
-                raise SandboxError(
-                    400,
-                    "INSUFFICIENT_FUND",
-                    f"account {address} has insufficient funds in {asset}",
-                )
+            for address, delta in ((p["source"], -p["amount"]), (p["destination"], p["amount"])):
+                slot = (address, p["asset"])
+                if slot not in balances:
+                    vol = self.volumes.get(address, {}).get(p["asset"], _Volume())
+                    balances[slot] = vol.input - vol.output
+                balances[slot] += delta
+                if address != WORLD and balances[slot] < 0:
+                    raise SandboxError(
+                        400,
+                        "INSUFFICIENT_FUND",
+                        f"account {address} has insufficient funds in {p['asset']}",
+                    )
         for p in postings:
             self._vol(p["source"], p["asset"]).output += p["amount"]
             self._vol(p["destination"], p["asset"]).input += p["amount"]

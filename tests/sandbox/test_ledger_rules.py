@@ -144,3 +144,37 @@ async def test_transactions_listed_newest_first_in_pages(client: httpx.AsyncClie
     second = codec.loads((await client.get(f"{V2}/main/transactions", params=params)).content)
     assert [t["id"] for t in second["cursor"]["data"]] == [0]
     assert second["cursor"]["hasMore"] is False
+
+
+async def test_multi_posting_transaction_is_all_or_nothing(client: httpx.AsyncClient) -> None:
+    await post(client, f"{V2}/main/transactions", tx("world", "a", 5))
+    postings = [
+        {"source": "a", "destination": "b", "asset": "USD/2", "amount": 5},
+        {"source": "b", "destination": "c", "asset": "USD/2", "amount": 5},
+        {"source": "a", "destination": "c", "asset": "USD/2", "amount": 1},
+    ]
+    status, answer = await post(client, f"{V2}/main/transactions", {"postings": postings})
+    assert (status, answer["errorCode"]) == (400, "INSUFFICIENT_FUND")
+    assert (await account(client, "a"))["volumes"]["USD/2"]["balance"] == 5
+    assert (await account(client, "c"))["volumes"] == {}
+    # Chained through b within one transaction: a's 5 reach c.
+    status, _ = await post(client, f"{V2}/main/transactions", {"postings": postings[:2]})
+    assert status == 200
+    assert (await account(client, "c"))["volumes"]["USD/2"]["balance"] == 5
+
+
+async def test_postings_are_checked_in_order(client: httpx.AsyncClient) -> None:
+    await post(client, f"{V2}/main/transactions", tx("world", "a", 5))
+    # b would end at 0, but it is spent before it is funded.
+    postings = [
+        {"source": "b", "destination": "c", "asset": "USD/2", "amount": 5},
+        {"source": "a", "destination": "b", "asset": "USD/2", "amount": 5},
+    ]
+    status, answer = await post(client, f"{V2}/main/transactions", {"postings": postings})
+    assert (status, answer["errorCode"]) == (400, "INSUFFICIENT_FUND")
+
+
+async def test_invalid_amounts_are_refused(client: httpx.AsyncClient) -> None:
+    for amount in (-1, 1.5, True, "10"):
+        status, answer = await post(client, f"{V2}/main/transactions", tx("world", "a", amount))
+        assert (status, answer["errorCode"]) == (400, "VALIDATION"), amount
