@@ -94,10 +94,11 @@ class Ledger:
         if not isinstance(body, dict):
             raise SandboxError(400, "VALIDATION", "the body must be a JSON object")
         if "script" in body and "postings" not in body:
-            raise SandboxError(400, "NO_SCRIPT", "the sandbox runs postings only, not Numscript")
+            # Not a ledger code of its own: the sandbox simply has no interpreter.
+            raise SandboxError(400, "VALIDATION", "the sandbox runs postings only, not Numscript")
         postings = [_posting(p) for p in body.get("postings") or []]
         if not postings:
-            raise SandboxError(400, "VALIDATION", "a transaction needs at least one posting")
+            raise SandboxError(400, "NO_POSTINGS", "a transaction needs at least one posting")
         reference = body.get("reference") or None
         if reference is not None and not isinstance(reference, str):
             raise SandboxError(400, "VALIDATION", "reference must be a string")

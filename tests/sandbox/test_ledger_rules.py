@@ -178,3 +178,10 @@ async def test_invalid_amounts_are_refused(client: httpx.AsyncClient) -> None:
     for amount in (-1, 1.5, True, "10"):
         status, answer = await post(client, f"{V2}/main/transactions", tx("world", "a", amount))
         assert (status, answer["errorCode"]) == (400, "VALIDATION"), amount
+
+
+async def test_no_postings_and_scripts_are_refused(client: httpx.AsyncClient) -> None:
+    empty = await post(client, f"{V2}/main/transactions", {"postings": []})
+    script = await post(client, f"{V2}/main/transactions", {"script": {"plain": "send"}})
+    assert (empty[0], empty[1]["errorCode"]) == (400, "NO_POSTINGS")
+    assert (script[0], script[1]["errorCode"]) == (400, "VALIDATION")
