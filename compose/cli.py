@@ -165,7 +165,7 @@ def sandbox(
     latency: Annotated[float | None, typer.Option(help="Seconds added to every call")] = None,
     error_rate: Annotated[float | None, typer.Option(help="Share of calls answered 503")] = None,
     drop_rate: Annotated[
-        float | None, typer.Option(help="Share of calls applied, then their reply dropped")
+        float | None, typer.Option(help="Share of writes applied, then their reply dropped")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the fault draws")] = None,
 ) -> None:
@@ -178,7 +178,15 @@ def sandbox(
     flags = {"latency": latency, "error_rate": error_rate, "drop_rate": drop_rate, "seed": seed}
     # Flags override the ORCHESTRATION_SANDBOX_* variables they are given for.
     given = {k: v for k, v in flags.items() if v is not None}
-    settings = SandboxSettings.model_validate({**SandboxSettings().model_dump(), **given})
+    from pydantic import ValidationError
+
+    try:
+        settings = SandboxSettings.model_validate({**SandboxSettings().model_dump(), **given})
+    except ValidationError as exc:
+        # One line per bad setting, not a traceback.
+        for error in exc.errors():
+            typer.echo(f"error: {'.'.join(map(str, error['loc']))}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"sandbox on http://127.0.0.1:{port} (in memory, not a ledger)", err=True)
     uvicorn.run(
         create_app(settings),

@@ -201,3 +201,15 @@ def test_faults_from_the_environment_and_flags_override_them(start_sandbox: Star
     assert httpx.post(f"{overridden}/api/ledger/v2/main").status_code == 204
     info = codec.loads(httpx.get(f"{from_env}/_info").content)
     assert info["name"] == "sandbox"
+
+
+def test_invalid_fault_setting_is_one_line_and_exit_2() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "compose", "sandbox", "--error-rate", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "error: error_rate:" in result.stderr
+    assert "Traceback" not in result.stderr
