@@ -185,3 +185,15 @@ async def test_no_postings_and_scripts_are_refused(client: httpx.AsyncClient) ->
     script = await post(client, f"{V2}/main/transactions", {"script": {"plain": "send"}})
     assert (empty[0], empty[1]["errorCode"]) == (400, "NO_POSTINGS")
     assert (script[0], script[1]["errorCode"]) == (400, "VALIDATION")
+
+
+async def test_metadata_idempotency_and_call_log(client: httpx.AsyncClient) -> None:
+    path = f"{V2}/main/accounts/users:1/metadata"
+    assert (await post(client, path, {"tier": "gold"}, key="m"))[0] == 204
+    assert (await post(client, path, {"tier": "gold"}, key="m"))[0] == 204
+    other = await post(client, path, {"tier": "silver"}, key="m")
+    assert (other[0], other[1]["errorCode"]) == (400, "VALIDATION")
+    assert (await account(client, "users:1"))["metadata"] == {"tier": "gold"}
+    log = codec.loads((await client.get("/_sandbox/log")).content)["data"]
+    posts = [(e["idempotencyKey"], e["status"]) for e in log if e["path"] == path]
+    assert posts == [("m", 204), ("m", 204), ("m", 400)]
