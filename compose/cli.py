@@ -2,7 +2,8 @@
 
 `dev` runs the whole local stack; `api`, `worker` and `migrate` are the
 production processes, configured only by `ORCHESTRATION_*` variables;
-`publish` sends events to Kafka for people trying the service.
+`publish` sends events to Kafka for people trying the service;
+`sandbox` serves an in-memory stand-in of the Formance stack's ledger paths.
 """
 
 from __future__ import annotations
@@ -162,6 +163,45 @@ async def _run_worker() -> None:
         await db.dispose()
     if died.done() and not died.cancelled():
         raise SystemExit(1)
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 8081,
+    latency: Annotated[float | None, typer.Option(help="Seconds added to every call")] = None,
+    error_rate: Annotated[float | None, typer.Option(help="Share of calls answered 503")] = None,
+    drop_rate: Annotated[
+        float | None, typer.Option(help="Share of writes applied, then their reply dropped")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the fault draws")] = None,
+) -> None:
+    """Serve the in-memory Formance stack sandbox (ledger paths, fault injection)."""
+    import uvicorn
+
+    from compose.sandbox import SandboxSettings, create_app
+
+    configure_logging()
+    flags = {"latency": latency, "error_rate": error_rate, "drop_rate": drop_rate, "seed": seed}
+    # Flags override the ORCHESTRATION_SANDBOX_* variables they are given for.
+    given = {k: v for k, v in flags.items() if v is not None}
+    from pydantic import ValidationError
+
+    try:
+        settings = SandboxSettings.model_validate({**SandboxSettings().model_dump(), **given})
+    except ValidationError as exc:
+        # One line per bad setting, not a traceback.
+        for error in exc.errors():
+            typer.echo(f"error: {'.'.join(map(str, error['loc']))}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"sandbox on http://127.0.0.1:{port} (in memory, not a ledger)", err=True)
+    uvicorn.run(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
 
 
 @app.command()

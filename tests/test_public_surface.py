@@ -113,6 +113,7 @@ SURFACES = {
         "PostgresCluster",
         "free_port",
     },
+    "compose.sandbox": {"Ledger", "Ledgers", "SandboxError", "SandboxSettings", "create_app"},
 }
 
 
@@ -141,6 +142,20 @@ def test_triggers_never_imports_engine_or_api() -> None:
     code = (
         "import sys, triggers, triggers.expr; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('engine', 'api', 'compose')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_sandbox_never_imports_engine_or_api() -> None:
+    import subprocess
+    import sys
+
+    # The sandbox stands in for a separate service: it shares only streams.
+    code = (
+        "import sys, compose.sandbox; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('engine', 'api', 'triggers')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

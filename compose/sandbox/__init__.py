@@ -1,0 +1,16 @@
+"""The Formance stack sandbox: a separate in-memory HTTP process for tests and demos.
+
+It serves the stack gateway's ledger paths (v2 under ``/api/ledger/v2``, the v1
+account read) so ``formance-sdk-python`` and ``engine.activities.HttpStack``
+work against it unmodified. It is not a ledger: state lives in memory and is
+gone when the process stops. It never imports ``engine`` (a separate service)::
+
+    app = create_app(SandboxSettings(latency=0.05, error_rate=0.1, drop_rate=0.1))
+    # orchestration sandbox --port 8081   (CLI), GET /_sandbox/log: calls received
+"""
+
+from compose.sandbox.app import create_app
+from compose.sandbox.faults import SandboxSettings
+from compose.sandbox.ledger import Ledger, Ledgers, SandboxError
+
+__all__ = ["Ledger", "Ledgers", "SandboxError", "SandboxSettings", "create_app"]

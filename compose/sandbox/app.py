@@ -1,0 +1,190 @@
+"""The sandbox HTTP app: the Formance gateway's ledger paths over in-memory ledgers.
+
+Bodies go in and out through ``streams.codec`` so amounts of any size stay
+exact. ``GET /_sandbox/log`` lists the calls received, in order.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections import deque
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+
+from compose.sandbox.faults import App, Faults, SandboxSettings, Scope
+from compose.sandbox.ledger import Ledgers, SandboxError, fingerprint
+from streams import codec
+
+log = logging.getLogger("sandbox")
+
+V2 = "/api/ledger/v2"
+# The call log keeps the latest calls only: a long soak must not grow it forever.
+LOG_SIZE = 10_000
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(codec.dumps(data), status_code=status, media_type="application/json")
+
+
+def _error(exc: SandboxError) -> Response:
+    return _json({"errorCode": exc.code, "errorMessage": exc.message}, exc.status)
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return codec.loads(raw)
+    except ValueError:
+        raise SandboxError(400, "VALIDATION", "the body is not JSON") from None
+
+
+def _cursor(items: list[Any], request: Request) -> dict[str, Any]:
+    """One page of ``items`` as the ledger's cursor: ``pageSize`` (15 by default,
+    at most 1,000) and the opaque ``cursor`` of ``next``/``previous``."""
+    try:
+        size = min(max(int(request.query_params.get("pageSize", "15")), 1), 1000)
+        token = request.query_params.get("cursor")
+        offset = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+    except ValueError:
+        raise SandboxError(400, "VALIDATION", "invalid pageSize or cursor") from None
+    offset = max(offset, 0)
+    page: dict[str, Any] = {
+        "pageSize": size,
+        "hasMore": offset + size < len(items),
+        "data": items[offset : offset + size],
+    }
+    if page["hasMore"]:
+        page["next"] = _token(offset + size)
+    if offset > 0:
+        page["previous"] = _token(max(offset - size, 0))
+    return {"cursor": page}
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+
+
+def create_app(settings: SandboxSettings | None = None) -> App:
+    """A fresh sandbox (empty ledgers, empty log) behind the configured faults."""
+    settings = settings or SandboxSettings()
+    ledgers = Ledgers()
+    calls: deque[dict[str, Any]] = deque(maxlen=LOG_SIZE)
+    faults: dict[int, str] = {}
+    app = FastAPI(title="sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def record_fault(scope: Scope, fault: str) -> None:
+        faults[id(scope)] = fault
+        if fault == "error":
+            calls.append(_entry(scope, 503, fault))
+
+    @app.middleware("http")
+    async def journal(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        if request.url.path.startswith("/api/"):
+            fault = faults.pop(id(request.scope), None)
+            calls.append(_entry(request.scope, response.status_code, fault))
+            log.info("%s %s -> %s", request.method, request.url.path, response.status_code)
+        return response
+
+    @app.exception_handler(SandboxError)
+    async def refused(request: Request, exc: SandboxError) -> Response:
+        return _error(exc)
+
+    @app.get("/_info")
+    async def info() -> Response:
+        return _json({"name": "sandbox", "version": "0", "services": ["ledger"]})
+
+    @app.get("/_healthcheck")
+    async def health() -> Response:
+        return _json({})
+
+    @app.get("/_sandbox/log")
+    async def calls_log() -> Response:
+        return _json({"data": list(calls)})
+
+    @app.get("/api/ledger/_info")
+    async def ledger_info() -> Response:
+        return _json({"server": "sandbox", "version": "v2"})
+
+    @app.get(V2)
+    async def list_ledgers(request: Request) -> Response:
+        return _json(_cursor([ledger.view() for ledger in ledgers.all()], request))
+
+    @app.post(V2 + "/{name}")
+    async def create_ledger(name: str, request: Request) -> Response:
+        ledgers.create(name, await _body(request))
+        return Response(status_code=204)
+
+    @app.get(V2 + "/{name}")
+    async def get_ledger(name: str) -> Response:
+        return _json({"data": ledgers.get(name).view()})
+
+    @app.post(V2 + "/{name}/transactions")
+    async def create_transaction(name: str, request: Request) -> Response:
+        ledger = ledgers.get(name)
+        body = await _body(request)
+        key = request.headers.get("idempotency-key")
+        stamp = fingerprint(["transactions", body])
+        answer = ledger.replay(key, stamp)
+        if answer is None:
+            answer = {"data": ledger.create_transaction(body)}
+            ledger.remember(key, stamp, answer)
+        return _json(answer)
+
+    @app.get(V2 + "/{name}/transactions")
+    async def list_transactions(name: str, request: Request) -> Response:
+        # Newest first, as the ledger lists them.
+        return _json(_cursor(list(reversed(ledgers.get(name).transactions)), request))
+
+    @app.get(V2 + "/{name}/transactions/{txid}")
+    async def get_transaction(name: str, txid: int) -> Response:
+        txs = ledgers.get(name).transactions
+        if not 0 <= txid < len(txs):
+            raise SandboxError(404, "NOT_FOUND", f"transaction {txid} not found")
+        return _json({"data": txs[txid]})
+
+    @app.get(V2 + "/{name}/accounts/{address}")
+    async def get_account(name: str, address: str, expand: str = "") -> Response:
+        account = ledgers.get(name).account(address)
+        wanted = set(expand.split(","))
+        data = {"address": address, "metadata": account["metadata"]}
+        for view in ("volumes", "effectiveVolumes"):
+            if view in wanted:
+                data[view] = account[view]
+        return _json({"data": data})
+
+    @app.post(V2 + "/{name}/accounts/{address}/metadata")
+    async def add_metadata(name: str, address: str, request: Request) -> Response:
+        ledger = ledgers.get(name)
+        body = await _body(request)
+        key = request.headers.get("idempotency-key")
+        stamp = fingerprint(["metadata", address, body])
+        if ledger.replay(key, stamp) is None:
+            ledger.add_account_metadata(address, body)
+            ledger.remember(key, stamp, True)
+        return Response(status_code=204)
+
+    @app.get("/api/ledger/{name}/accounts/{address}")
+    async def get_account_v1(name: str, address: str) -> Response:
+        account = ledgers.get(name).account(address)
+        fields = ("address", "metadata", "volumes", "balances")
+        return _json({"data": {k: account[k] for k in fields}})
+
+    wrapped: App = Faults(app, settings, record_fault)
+    return wrapped
+
+
+def _entry(scope: Scope, status: int, fault: str | None) -> dict[str, Any]:
+    headers = dict(scope.get("headers") or [])
+    key = headers.get(b"idempotency-key")
+    return {
+        "method": scope["method"],
+        "path": scope["path"],
+        "idempotencyKey": key.decode("latin-1") if key is not None else None,
+        "status": status,
+        "fault": fault,
+    }
