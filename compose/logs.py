@@ -1,9 +1,20 @@
-"""structlog + stdlib logging set up once per process."""
+"""structlog + stdlib logging set up once per process.
+
+Errors are rendered plainly and bounded: tracebacks never show local
+variables (they held request bodies, hence possibly secrets, and one nested
+2 KB body once rendered into ~400 MB of log while the event loop waited), an
+error line is cut at 16 KB, and one kind of error (same event, same
+exception type) is written at most 5 times a minute, the next line saying
+how many were suppressed.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,18 +28,76 @@ class LogSettings(BaseSettings):
     log_format: str = "console"
 
 
+# 16 KB keeps a whole ordinary traceback (2-6 KB) and bounds a pathological one.
+MAX_ERROR_CHARS = 16_384
+# At most 5 lines per kind of error per minute: enough to see a pattern, far
+# too few to fill a disk or hold the loop in a tight failure loop.
+RATE_LIMIT = 5
+RATE_WINDOW_S = 60.0
+
+
+class ErrorRateLimit:
+    """A structlog processor dropping repeats of one kind of error beyond the rate."""
+
+    def __init__(self, limit: int = RATE_LIMIT, window_s: float = RATE_WINDOW_S) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        # kind -> (window start, lines written, lines suppressed)
+        self._seen: dict[tuple[str, str], tuple[float, int, int]] = {}
+
+    def __call__(
+        self, logger: Any, method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        if method not in ("error", "exception", "critical"):
+            return event
+        exc = event.get("exc_info")
+        kind_of_exc = type(exc).__name__ if isinstance(exc, BaseException) else ""
+        if exc is True:
+            kind_of_exc = type(sys.exc_info()[1]).__name__
+        kind = (str(event.get("event")), kind_of_exc)
+        now = time.monotonic()
+        start, written, suppressed = self._seen.get(kind, (now, 0, 0))
+        if now - start >= self.window_s:
+            start, written = now, 0
+        if written >= self.limit:
+            self._seen[kind] = (start, written, suppressed + 1)
+            raise structlog.DropEvent
+        if suppressed:
+            event["suppressed"] = suppressed
+        self._seen[kind] = (start, written + 1, 0)
+        if len(self._seen) > 10_000:  # bound the table itself
+            self._seen.clear()
+        return event
+
+
+def _bound_errors(
+    logger: Any, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    text = event.get("exception")
+    if isinstance(text, str) and len(text) > MAX_ERROR_CHARS:
+        event["exception"] = text[:MAX_ERROR_CHARS] + f"... [{len(text)} chars, cut]"
+    return event
+
+
 def configure_logging(settings: LogSettings | None = None) -> None:
     settings = settings or LogSettings()
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    # Both renderers get the traceback as plain text from format_exc_info
+    # (no locals, whatever is installed: rich would render them).
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if settings.log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        ErrorRateLimit(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        _bound_errors,
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -146,3 +146,19 @@ def test_headers_are_normalised_from_client_shapes() -> None:
     assert decode_headers([("a", b"1"), ("b", "2")]) == {"a": b"1", "b": b"2"}
     assert decode_headers({"a": b"1"}) == {"a": b"1"}
     assert decode_headers(None) == {}
+
+
+def test_a_deeply_nested_event_is_dead_lettered_not_raised() -> None:
+    # 2 KB, 1,000 deep: once a RecursionError that rewound the batch forever.
+    deep = "[" * 1000 + "]" * 1000
+    raw = envelope(payload={"ledger": "main", "x": "placeholder"}).replace(
+        b'"placeholder"', deep.encode()
+    )
+    index = make_index(make_trigger(vars={"all": "toJSON(event)"}))
+    result = run(raw, index)
+    assert result.matched == 0
+    assert result.dead_letter_reason is not None
+    assert "nested deeper than 128" in result.dead_letter_reason
+    [out] = result.outputs
+    assert out.dead_letter
+    assert out.value == raw

@@ -1,0 +1,52 @@
+"""Error logs are plain, bounded and rate-limited (a traceback with locals
+once froze the API for ten minutes and carried request data into the log)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+_SCRIPT = """
+import structlog
+from compose.logs import configure_logging
+configure_logging()
+log = structlog.get_logger("t")
+
+def fail(secret_body):
+    raise ValueError("x" * 100_000)
+
+for _ in range(50):
+    try:
+        fail("SECRET-TOKEN-123")
+    except ValueError:
+        log.exception("request.failed")
+log.info("after")
+"""
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_errors_are_plain_bounded_and_rate_limited(fmt: str) -> None:
+    env = {**os.environ, "ORCHESTRATION_LOG_FORMAT": fmt}
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, check=True
+    )
+    out = proc.stderr
+    assert "SECRET-TOKEN-123" not in out, "no local variables in tracebacks"
+    assert "Traceback" in out
+    assert "ValueError" in out
+    assert "after" in out
+    if fmt == "json":
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        errors = [line for line in lines if line["event"] == "request.failed"]
+        assert len(errors) == 5, "50 identical errors, 5 written in the window"
+        assert all(len(e["exception"]) < 17_000 for e in errors)
+        assert errors[0]["exception"].endswith("chars, cut]")
+    else:
+        assert out.count("request.failed") == 5
+        assert len(out) < 6 * 17_000
