@@ -68,14 +68,36 @@ async def workflow_body(request: Request) -> Any:
     """JSON, or YAML when Content-Type is exactly `text/vnd.yaml` (as upstream)."""
     body = await request.body()
     if request.headers.get("content-type") == YAML_CONTENT_TYPE:
+        _check_yaml_depth(body)
         try:
             document = yaml.load(body, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as exc:
+            raise validation(f"unmarshalling yaml: {exc}") from None
+        except ValueError as exc:  # an integer of more than 4,300 digits
             raise validation(f"unmarshalling yaml: {exc}") from None
         value = _yaml_to_json(document, [0])
         _reject_nul(value)
         return value
     return decode_json(body)
+
+
+def _check_yaml_depth(body: bytes) -> None:
+    """PyYAML composes recursively: ~1,000 levels raise RecursionError (a 500).
+    Its parser streams events without recursing, so count the nesting first,
+    with the same bound as every JSON decoder."""
+    depth = 0
+    try:
+        for event in yaml.parse(body, Loader=_YamlLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > codec.MAX_DEPTH:
+                    raise validation(
+                        f"unmarshalling yaml: document nested deeper than {codec.MAX_DEPTH} levels"
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        raise validation(f"unmarshalling yaml: {exc}") from None
 
 
 def _yaml_to_json(value: Any, budget: list[int]) -> Any:

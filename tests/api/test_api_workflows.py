@@ -128,6 +128,31 @@ async def test_yaml_alias_bomb_is_refused(client: httpx.AsyncClient) -> None:
     assert "too large" in response.json()["errorMessage"]
 
 
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        # Flow and block nesting 1,000 deep: PyYAML's composer would recurse.
+        (b"stages: " + b"[" * 1000 + b"]" * 1000 + b"\n", "nested deeper than 128"),
+        (
+            b"stages:\n" + b"".join(b"  " * i + b"- \n" for i in range(1, 400)),
+            "nested deeper than 128",
+        ),
+        # Python refuses to parse ints of more than 4,300 digits.
+        (b"name: x\nstages: []\nbig: " + b"9" * 5000 + b"\n", "unmarshalling yaml"),
+    ],
+)
+async def test_hostile_yaml_is_a_400_with_a_reason(
+    client: httpx.AsyncClient, document: bytes, message: str
+) -> None:
+    response = await client.post(
+        "/v2/workflows", content=document, headers={"Content-Type": "text/vnd.yaml"}
+    )
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["errorCode"] == "VALIDATION"
+    assert message in body["errorMessage"]
+
+
 @pytest.mark.parametrize("prefix", ["", "/v2"])
 async def test_unknown_workflow_is_404(client: httpx.AsyncClient, prefix: str) -> None:
     response = await client.get(f"{prefix}/workflows/{uuid.uuid4()}")
