@@ -61,10 +61,14 @@ def match_record(
     max_bytes: int,
     now: dt.datetime | None = None,
     fetch: Fetch | None = None,
+    max_record_bytes: int = 2 * 1_048_576,
 ) -> MatchResult:
     """Match one record against the index.
 
     `coordinates` (topic/partition/offset) label dead letters and logs.
+    `max_record_bytes` bounds one history record (what the producer may
+    send): an occurrence whose variables would exceed it is recorded with an
+    error and starts nothing, instead of a send that fails, and keeps failing.
     """
     result = MatchResult()
     if raw is not None and len(raw) > max_bytes:
@@ -120,10 +124,17 @@ def match_record(
                 "createdAt": date,
                 "variables": outcome.variables or {},
             }
-        record = trigger_occurred(occurrence, instance)
-        result.outputs.append(
-            Output(dead_letter=False, key=key.encode(), value=codec.dumps(record))
-        )
+        value = codec.dumps(trigger_occurred(occurrence, instance))
+        if len(value) > max_record_bytes:
+            # The event alone fits (it is bounded by max_bytes, well below).
+            occurrence.pop("workflowInstanceID", None)
+            occurrence["error"] = (
+                f"occurrence of {len(value)} bytes exceeds the {max_record_bytes}-byte "
+                "record limit (its variables are too large)"
+            )
+            key = occ_id
+            value = codec.dumps(trigger_occurred(occurrence, None))
+        result.outputs.append(Output(dead_letter=False, key=key.encode(), value=value))
         result.matched += 1
     return result
 

@@ -25,9 +25,22 @@ class KafkaSettings(BaseSettings):
     # would let one producer exhaust a worker's memory.
     max_event_bytes: int = Field(default=1_048_576, ge=1024)
 
+    @property
+    def max_record_bytes(self) -> int:
+        """The largest record the service itself writes (a history record holds
+        its event and the trigger's variables): twice an event, at least 1 MiB.
+        Topics are created to accept it and producers to send it, with
+        `RECORD_BATCH_OVERHEAD` bytes to spare."""
+        return max(2 * self.max_event_bytes, 1_048_576)
+
     @field_validator("topics", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return [t for t in value.replace(",", " ").split() if t]
         return value
+
+
+# Room for the record batch framing around the largest record (about 100
+# bytes, plus headers): 64 KiB is far more than any header set we write.
+RECORD_BATCH_OVERHEAD = 65_536

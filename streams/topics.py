@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.settings import KafkaSettings
+from streams.settings import RECORD_BATCH_OVERHEAD, KafkaSettings
 
 log = structlog.get_logger(__name__)
 
@@ -39,9 +39,17 @@ class Topics:
             dead_letter=f"{p}orchestration.dead-letter",
         )
 
-    def new_topics(self, partitions: int) -> list[NewTopic]:
+    def new_topics(self, partitions: int, max_record_bytes: int = 1_048_576) -> list[NewTopic]:
+        # The broker's default message.max.bytes (~1 MiB) is below what a
+        # history record may reach (an event of up to max_event_bytes plus its
+        # variables): such a send failed and left the idempotent producer
+        # failing every later batch.
+        limits = {"max.message.bytes": str(max_record_bytes + RECORD_BATCH_OVERHEAD)}
+
         def keyed(name: str) -> NewTopic:
-            return NewTopic(name=name, num_partitions=partitions, replication_factor=1)
+            return NewTopic(
+                name=name, num_partitions=partitions, replication_factor=1, topic_configs=limits
+            )
 
         # One partition keeps workflow and trigger definitions in API order
         # (a trigger never overtakes the workflow it names); compaction keeps
@@ -63,7 +71,8 @@ async def ensure_topics(settings: KafkaSettings, topics: Topics | None = None) -
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in topics.new_topics(settings.partitions) if t.name not in existing]
+        wanted = topics.new_topics(settings.partitions, settings.max_record_bytes)
+        missing = [t for t in wanted if t.name not in existing]
         if missing:
             response = await admin.create_topics(missing)
             # create_topics reports per-topic errors instead of raising; 36 is

@@ -30,6 +30,7 @@ from engine.worker.definitions_reader import DefinitionsReader
 from streams import BatchConsumer, KafkaSettings, Record, Topics, ensure_topics
 from streams.lifecycle import LoopDied, first_death
 from streams.producers import create_producer
+from streams.settings import RECORD_BATCH_OVERHEAD
 from triggers import TriggerIndex
 from triggers.expr import Fetch
 
@@ -61,6 +62,10 @@ class Worker:
         self.fetch: Fetch | None = link_fetcher(stack or StackSettings())
         self.topics = Topics.from_settings(kafka)
         self.index = TriggerIndex()
+        # The history topic is created to take records of max_record_bytes;
+        # a bigger occurrence is recorded with an error instead (matching).
+        self.max_record_bytes = kafka.max_record_bytes
+        self.max_request_bytes = kafka.max_record_bytes + RECORD_BATCH_OVERHEAD
         self.reader = DefinitionsReader(kafka, self.topics.definitions, self.index)
         self.writer = ProjectionWriter(db)
         self._producer: AIOKafkaProducer | None = None
@@ -93,6 +98,7 @@ class Worker:
                 coordinates=coordinates,
                 max_bytes=kafka.max_event_bytes,
                 fetch=fetch,
+                max_record_bytes=self.max_record_bytes,
             )
             results.append((coordinates, result))
         return results
@@ -172,9 +178,7 @@ class Worker:
     async def start(self) -> None:
         await ensure_topics(self.kafka, self.topics)
         await self.reader.start()
-        self._producer = create_producer(
-            self.kafka, max_request_size=max(self.kafka.max_event_bytes * 2, 1_048_576)
-        )
+        self._producer = create_producer(self.kafka, max_request_size=self.max_request_bytes)
         await self._producer.start()
         await self.matcher.start()
         await self.projector.start()

@@ -162,3 +162,15 @@ def test_a_deeply_nested_event_is_dead_lettered_not_raised() -> None:
     [out] = result.outputs
     assert out.dead_letter
     assert out.value == raw
+
+
+def test_an_occurrence_too_large_to_record_keeps_the_event_and_starts_nothing() -> None:
+    index = make_index(make_trigger(vars={"all": "toJSON(event)"}))
+    raw = envelope(payload={"ledger": "main", "blob": "x" * 5000})
+    [out] = run(raw, index, max_record_bytes=8000).outputs
+    record = json.loads(out.value)
+    assert len(out.value) <= 8000
+    assert record["instance"] is None
+    assert "workflowInstanceID" not in record["occurrence"]
+    assert "exceeds the 8000-byte record limit" in record["occurrence"]["error"]
+    assert record["occurrence"]["event"]["payload"]["blob"] == "x" * 5000
