@@ -19,6 +19,9 @@ YAML_CONTENT_TYPE = "text/vnd.yaml"
 # A YAML document may alias one node many times (a "billion laughs" body
 # expands exponentially once converted to JSON); the conversion stops here.
 _MAX_YAML_NODES = 100_000
+# ... and so does the text it holds: a 1 KB string aliased 1,000 times is 1 MB
+# of JSON from a 10 KB body. The request bound (1 MiB) is the natural limit.
+_MAX_YAML_CHARS = 1_048_576
 
 
 class _YamlLoader(yaml.SafeLoader):
@@ -75,7 +78,7 @@ async def workflow_body(request: Request) -> Any:
             raise validation(f"unmarshalling yaml: {exc}") from None
         except ValueError as exc:  # an integer of more than 4,300 digits
             raise validation(f"unmarshalling yaml: {exc}") from None
-        value = _yaml_to_json(document, [0])
+        value = _yaml_to_json(document, [0, 0])
         _reject_nul(value)
         return value
     return decode_json(body)
@@ -101,8 +104,11 @@ def _check_yaml_depth(body: bytes) -> None:
 
 
 def _yaml_to_json(value: Any, budget: list[int]) -> Any:
+    # budget = [nodes, string characters] so far, aliases counted each time.
     budget[0] += 1
-    if budget[0] > _MAX_YAML_NODES:
+    if isinstance(value, str):
+        budget[1] += len(value)
+    if budget[0] > _MAX_YAML_NODES or budget[1] > _MAX_YAML_CHARS:
         raise validation("unmarshalling yaml: document too large once aliases are expanded")
     if isinstance(value, dict):
         return {_yaml_key(k): _yaml_to_json(v, budget) for k, v in value.items()}

@@ -128,6 +128,19 @@ async def test_yaml_alias_bomb_is_refused(client: httpx.AsyncClient) -> None:
     assert "too large" in response.json()["errorMessage"]
 
 
+async def test_yaml_aliases_of_long_strings_are_counted_by_size(
+    client: httpx.AsyncClient,
+) -> None:
+    # 30 KB of body, 3 MB of JSON once the aliases are expanded.
+    refs = ", ".join(["*s"] * 100)
+    document = f"s: &s {'x' * 30_000}\nk: [{refs}]\nstages: []\n".encode()
+    response = await client.post(
+        "/workflows", content=document, headers={"Content-Type": "text/vnd.yaml"}
+    )
+    assert response.status_code == 400
+    assert "too large" in response.json()["errorMessage"]
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [
