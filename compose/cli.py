@@ -119,18 +119,18 @@ def worker() -> None:
 
 
 async def _run_worker() -> None:
-    from prometheus_client import start_http_server
     from pydantic import Field
     from pydantic_settings import BaseSettings, SettingsConfigDict
 
     from engine.db import create_db_engine
     from engine.settings import DatabaseSettings
     from engine.worker import Worker
+    from engine.worker.probes import ProbeServer
     from streams import KafkaSettings
 
     class WorkerSettings(BaseSettings):
         model_config = SettingsConfigDict(env_prefix="ORCHESTRATION_", extra="ignore")
-        # Prometheus /metrics of the worker; 0 disables it.
+        # The worker's /metrics, /healthz and /readyz (127.0.0.1); 0 disables them.
         worker_metrics_port: int = Field(default=0, ge=0, le=65535)
 
     db = create_db_engine(DatabaseSettings())
@@ -150,8 +150,9 @@ async def _run_worker() -> None:
         await db.dispose()
         raise SystemExit(1) from None
     port = WorkerSettings().worker_metrics_port
-    if port:
-        start_http_server(port, addr="127.0.0.1")
+    probes = ProbeServer(port, lambda: runtime.loops, runtime.reader.ready) if port else None
+    if probes is not None:
+        await probes.start()
     stopping = asyncio.create_task(stop.wait())
     died = asyncio.create_task(runtime.wait_for_death())
     try:
@@ -159,6 +160,8 @@ async def _run_worker() -> None:
     finally:
         stopping.cancel()
         died.cancel()
+        if probes is not None:
+            await probes.stop()
         await runtime.stop()
         await db.dispose()
     if died.done() and not died.cancelled():

@@ -28,7 +28,7 @@ from engine.projection import ProjectionWriter
 from engine.stack import StackSettings, link_fetcher
 from engine.worker.definitions_reader import DefinitionsReader
 from streams import BatchConsumer, KafkaSettings, Record, Topics, ensure_topics
-from streams.lifecycle import LoopDied, first_death
+from streams.lifecycle import Loop, LoopDied, first_death
 from streams.producers import create_producer
 from streams.settings import RECORD_BATCH_OVERHEAD
 from triggers import TriggerIndex
@@ -186,10 +186,15 @@ class Worker:
             "worker.started", inbound=list(self.topics.inbound), group=self.kafka.consumer_group
         )
 
+    @property
+    def loops(self) -> list[Loop]:
+        """Every supervised loop of the worker (what `/healthz` reports)."""
+        return [self.matcher.loop, self.projector.loop, self.reader.loop]
+
     async def wait_for_death(self) -> LoopDied:
         """Return when any loop (match, project, definitions tail) died; the
         process must then exit non-zero and be restarted."""
-        died = await first_death([self.matcher.loop, self.projector.loop, self.reader.loop])
+        died = await first_death(self.loops)
         log.error("worker.loop_died", loop=died.loop, error=str(died))
         return died
 

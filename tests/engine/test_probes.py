@@ -1,0 +1,44 @@
+"""The worker's probes say what its loops and its trigger index are doing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from engine.worker.probes import probe_app
+from streams.lifecycle import Loop
+
+pytestmark = pytest.mark.unit
+
+
+async def test_probes_follow_loops_and_readiness() -> None:
+    async def runs() -> None:
+        await asyncio.Event().wait()
+
+    async def dies() -> None:
+        raise RuntimeError("boom")
+
+    alive, doomed = Loop("match", runs), Loop("project", dies)
+    loops = [alive]
+    ready = asyncio.Event()
+    transport = httpx.ASGITransport(app=probe_app(lambda: loops, ready))
+    async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
+        alive.start()
+        assert (await client.get("/healthz")).status_code == 200
+        loading = await client.get("/readyz")
+        assert (loading.status_code, loading.json()) == (503, {"status": "loading definitions"})
+        ready.set()
+        assert (await client.get("/readyz")).json() == {"status": "ready"}
+        assert "python_info" in (await client.get("/metrics")).text
+
+        loops.append(doomed)
+        doomed.start()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        for path in ("/healthz", "/readyz"):
+            down = await client.get(path)
+            assert down.status_code == 503
+            assert "RuntimeError: boom" in down.json()["loops"]["project"]
+        await alive.stop()
