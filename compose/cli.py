@@ -24,10 +24,34 @@ from streams import codec
 
 app = typer.Typer(
     name="orchestration",
-    help="Event-driven trigger processor on Kafka (Formance orchestration compatible).",
+    help=(
+        "Event-driven trigger processor on Kafka (Formance orchestration compatible). "
+        "The api, worker and migrate processes are configured by ORCHESTRATION_* "
+        "environment variables (see the README's Configuration table)."
+    ),
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"orchestration {version('orchestration')}")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Global options."""
 
 
 @app.command()
@@ -88,7 +112,7 @@ def dev(
 
 @app.command()
 def api() -> None:
-    """Serve the REST API (v1 at /, v2 at /v2)."""
+    """Serve the REST API (v1 at /, v2 at /v2); configured by ORCHESTRATION_* variables."""
     import uvicorn
 
     from api import ApiSettings, create_app
@@ -113,7 +137,8 @@ def api() -> None:
 
 @app.command()
 def worker() -> None:
-    """Consume inbound events, match triggers, project history into Postgres."""
+    """Consume inbound events, match triggers, project history into Postgres; configured by
+    ORCHESTRATION_* variables."""
     configure_logging()
     asyncio.run(_run_worker())
 
@@ -209,7 +234,7 @@ def sandbox(
 
 @app.command()
 def migrate() -> None:
-    """Apply the database migrations and exit."""
+    """Apply the database migrations and exit; configured by ORCHESTRATION_DATABASE_URL."""
     from engine.db import migrate as run_migrations
     from engine.settings import DatabaseSettings
 

@@ -32,3 +32,22 @@ def test_the_worker_says_what_is_unreachable_and_exits_non_zero() -> None:
     assert result.returncode == 1
     assert "cannot start the worker" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_version_and_help_say_what_configures_the_processes() -> None:
+    from importlib.metadata import version
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "compose", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        return done.stdout
+
+    assert run("--version").strip() == f"orchestration {version('orchestration')}"
+    for command in ("api", "worker", "migrate"):
+        assert "ORCHESTRATION_" in run(command, "--help"), command
