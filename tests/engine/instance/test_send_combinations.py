@@ -16,7 +16,9 @@ from engine.instance import (
     EmitHistory,
     InstanceState,
     Outcome,
+    SetTimer,
     Start,
+    TimerFired,
     step,
 )
 from streams import codec
@@ -524,3 +526,27 @@ def test_state_mid_stage_survives_the_wire_and_asks_the_same_next_call() -> None
     assert InstanceState.from_wire(wire) == done.state
     assert done.state.outputs == ({"data": WALLET},)
     assert only_call(done).request["data"]["amount"]["amount"] == BIG
+
+
+def test_retry_of_a_call_built_from_an_output_repeats_it_exactly() -> None:
+    send = {
+        "source": {"wallet": {"id": "w1"}},
+        "destination": {"account": {"id": "b", "ledger": "main"}},
+        "amount": AMOUNT,
+    }
+    outcome = start(send)
+    get = only_call(outcome)
+    outcome = step(outcome.state, ActivitySucceeded(get.activity_id, {"data": WALLET}, T0))
+    debit = only_call(outcome)
+    failure = ActivityFailed(debit.activity_id, "INTERNAL", "boom", True, T0)
+    outcome = step(outcome.state, failure)
+    (timer,) = [e for e in outcome.effects if isinstance(e, SetTimer)]
+    outcome = step(outcome.state, TimerFired(timer.timer_id, timer.due))
+    assert only_call(outcome) == debit
+
+
+def test_wallet_source_without_amount_fails_before_any_call() -> None:
+    send = {"source": {"wallet": {"id": "w1"}}, "destination": {"account": {"id": "b"}}}
+    seen, state = drive(send)
+    assert seen == []
+    assert state.error == "amount must be specified"
