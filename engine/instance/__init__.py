@@ -24,9 +24,16 @@ Choices: the status rows' ``runID`` is the ``instance.start`` command id; an
 event that reaches a stage other than a waiting ``wait_event`` is rejected
 (dropped, as upstream 3.10); activity ids are ``<instance>:<stage>:<position>``.
 
-This slice runs ``noop``, ``delay``, ``wait_event``, ``update`` and ``send``
-from a ledger account to a ledger account; other send combinations fail the
-stage with an explicit message.
+Stages: ``noop``, ``delay``, ``wait_event``, ``update`` and ``send`` with
+every source/destination combination of 6.2 (payment to payment fails with
+the spec's message). A stage's activities are not fixed up front: each next
+call is derived from the stage and the stored outputs of the earlier ones
+(``InstanceState.outputs``), so a call that needs the wallet's ledger or the
+payment's amount reads it from its stored answer and the machine stays pure.
+A ``CONFLICT`` on a payment's ingestion transaction is recorded on that
+activity and the stage goes on (6.2). Transfer initiations carry a
+``reference`` equal to the call's idempotency key: unique and the same on
+every retry, so the activity can look it up before posting (6.4).
 """
 
 from engine.instance._effects import (

@@ -42,7 +42,9 @@ from engine.instance._inputs import (
     Start,
     TimerFired,
 )
-from engine.instance._plans import PlanError, send_plan, update_plan
+from engine.instance._plans import next_call
+from engine.instance._run import PlanError
+from engine.instance._send_plan import tolerates_conflict
 from engine.instance._state import InstanceState, PlannedCall
 
 CANCELED_STAGE = "canceled"  # 4.5 and 8.5 spell it with one l ...
@@ -145,6 +147,7 @@ def _start_stage(state: InstanceState, now: datetime, effects: list[Effect]) -> 
         stage_name=None,
         stage_input=None,
         plan=(),
+        outputs=(),
         position=0,
         attempt=0,
         activity_id=None,
@@ -172,11 +175,7 @@ def _execute(
         case WaitEvent():
             return replace(state, waiting="event", event=stage.event)
         case Update() | Send():
-            try:
-                plan = update_plan(stage) if isinstance(stage, Update) else send_plan(stage)
-            except PlanError as exc:
-                return _finish_stage(state, now, effects, str(exc))
-            return _call(replace(state, plan=plan), 0, now, effects)
+            return _next(state, stage, now, effects)
     return _finish_stage(state, now, effects, f"unsupported stage {stage.stage_name}")
 
 
@@ -198,6 +197,28 @@ def _delay(
     timer_id = f"{state.instance_id}:{state.stage}:delay"
     effects.append(SetTimer(timer_id, due))
     return replace(state, waiting="delay", timer_id=timer_id)
+
+
+def _next(
+    state: InstanceState, stage: ResolvedStage, now: datetime, effects: list[Effect]
+) -> InstanceState:
+    """Call the stage's next activity, derived from the outputs so far, or finish it."""
+    instance, number, stack = state.instance_id, state.stage, state.stack
+    try:
+        call = next_call(
+            stage, state.outputs, lambda at: idempotency_key(stack, instance, number, at)
+        )
+    except PlanError as exc:
+        return _finish_stage(state, now, effects, str(exc))
+    if call is None:
+        return _finish_stage(state, now, effects)
+    return _call(replace(state, plan=(*state.plan, call)), len(state.outputs), now, effects)
+
+
+def _current(state: InstanceState) -> ResolvedStage:
+    # Resolution is pure and the variables do not change within a stage, so
+    # this is the stage that started.
+    return resolve_stage(state.stages[state.stage], state.variables)
 
 
 def _call(
@@ -234,12 +255,23 @@ def _succeeded(
     effects.append(
         EmitHistory(records.activity_history(state, output=event.output, terminated_at=now))
     )
-    if state.position + 1 < len(state.plan):
-        return _call(state, state.position + 1, event.now, effects)
-    return _finish_stage(state, event.now, effects)
+    state = replace(state, outputs=(*state.outputs, event.output))
+    return _next(state, _current(state), event.now, effects)
 
 
 def _failed(state: InstanceState, event: ActivityFailed, effects: list[Effect]) -> InstanceState:
+    if event.code == "CONFLICT" and _conflict_tolerated(state):
+        # The payment was ingested before (its reference is taken): the
+        # failure stays in the activity's history and the stage goes on.
+        effects.append(
+            EmitHistory(
+                records.activity_history(
+                    state, error=event.message, terminated_at=format_date(event.now)
+                )
+            )
+        )
+        state = replace(state, outputs=(*state.outputs, None))
+        return _next(state, _current(state), event.now, effects)
     if event.retryable and state.attempt < state.max_attempts:
         due = event.now + retry_delay(state.attempt)
         timer_id = f"{state.activity_id}:retry:{state.attempt}"
@@ -261,6 +293,11 @@ def _failed(state: InstanceState, event: ActivityFailed, effects: list[Effect]) 
         )
     )
     return _finish_stage(state, event.now, effects, event.message)
+
+
+def _conflict_tolerated(state: InstanceState) -> bool:
+    stage = _current(state)
+    return isinstance(stage, Send) and tolerates_conflict(stage, state.position)
 
 
 def _abort(state: InstanceState, now: datetime, effects: list[Effect]) -> InstanceState:

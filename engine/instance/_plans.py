@@ -1,21 +1,44 @@
-"""The activities a resolved stage runs (BEHAVIOUR 6.2, 7.2), computed once when it starts."""
+"""The activities a resolved stage runs (BEHAVIOUR 6.2, 7.2), one at a time.
+
+A stage's plan is a pure function of the stage and the outputs of its
+activities so far: ``next_call`` replays the stage logic against the stored
+outputs and returns the first call that has none yet (or None when the stage
+is done). A request that depends on an earlier answer (the wallet's ledger,
+the payment's amount) is thus always rebuilt from the stored output, and a
+replay after a restart asks for exactly the same call.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.config import Send, Update, format_date
+from engine.config import ResolvedStage, Send, Update
+from engine.instance._run import Pending, PlanError, Run
+from engine.instance._send_plan import run_send
 from engine.instance._state import PlannedCall
 
-MOVE_TO = "orchestration/move-to-ledger"
-MOVE_FROM = "orchestration/move-from-ledger"
+
+def next_call(
+    stage: ResolvedStage,
+    outputs: Sequence[dict[str, Any] | None],
+    key: Callable[[int], str],
+) -> PlannedCall | None:
+    """The stage's next activity given the outputs of the earlier ones; None when done."""
+    run = Run(outputs, key)
+    try:
+        if isinstance(stage, Update):
+            _run_update(stage, run)
+        elif isinstance(stage, Send):
+            run_send(stage, run)
+        else:
+            raise PlanError(f"unsupported stage {stage.stage_name}")
+    except Pending as pending:
+        return pending.call
+    return None
 
 
-class PlanError(ValueError):
-    """The stage logic refuses the stage; the message is the stage's error."""
-
-
-def update_plan(stage: Update) -> tuple[PlannedCall, ...]:
+def _run_update(stage: Update, run: Run) -> None:
     account = stage.account
     if account is None:  # resolve_stage guarantees it; kept for the type checker
         raise PlanError("account is required")
@@ -24,73 +47,4 @@ def update_plan(stage: Update) -> tuple[PlannedCall, ...]:
         "account": account.id,
         "metadata": dict(account.metadata or {}),
     }
-    return (PlannedCall("AddAccountMetadata", request),)
-
-
-def send_plan(stage: Send) -> tuple[PlannedCall, ...]:
-    source, destination = stage.source.account, stage.destination.account
-    if source is None or destination is None:
-        # Wallets and payments come in a later slice.
-        raise PlanError("send supports only ledger account to ledger account in this version")
-    if stage.amount is None or stage.amount.amount is None:
-        raise PlanError("amount must be specified")
-    amount, asset = stage.amount.amount, stage.amount.asset
-    metadata = dict(stage.metadata or {})
-    if source.ledger == destination.ledger:
-        # Same ledger: throughAccount and allowOverdraft are ignored (6.2).
-        return (
-            _transaction(
-                stage, amount, asset, source.ledger, source.id, destination.id, metadata, False
-            ),
-        )
-    first = _transaction(
-        stage,
-        amount,
-        asset,
-        source.ledger,
-        source.id,
-        source.through_account,
-        {**metadata, MOVE_TO: destination.ledger},
-        source.allow_overdraft,
-    )
-    second = _transaction(
-        stage,
-        amount,
-        asset,
-        destination.ledger,
-        destination.through_account,
-        destination.id,
-        {**metadata, MOVE_FROM: source.ledger},
-        destination.allow_overdraft and destination.through_account != "world",
-    )
-    return (first, second)
-
-
-def _transaction(
-    stage: Send,
-    amount: int,
-    asset: str,
-    ledger: str,
-    source: str,
-    destination: str,
-    metadata: dict[str, str],
-    overdraft: bool,
-) -> PlannedCall:
-    data: dict[str, Any] = {}
-    if overdraft:
-        # 6.3: the overdraft form is a Numscript program instead of postings.
-        plain = (
-            f"send [{asset} {amount}] (\n"
-            f"  source = @{source} allowing unbounded overdraft\n"
-            f"  destination = @{destination}\n)"
-        )
-        data["script"] = {"plain": plain}
-    else:
-        data["postings"] = [
-            {"amount": amount, "asset": asset, "destination": destination, "source": source}
-        ]
-    if metadata:
-        data["metadata"] = metadata
-    if stage.timestamp is not None:
-        data["timestamp"] = format_date(stage.timestamp)
-    return PlannedCall("CreateTransaction", {"Ledger": ledger, "Data": data})
+    run.call("AddAccountMetadata", request)

@@ -34,7 +34,10 @@ class InstanceState:
     waiting: Waiting | None = None
     event: str | None = None
     timer_id: str | None = None
+    # The current stage's calls so far and the outputs of those that succeeded
+    # (None for a call without output); the next call derives from them.
     plan: tuple[PlannedCall, ...] = ()
+    outputs: tuple[dict[str, Any] | None, ...] = ()
     position: int = 0
     attempt: int = 0
     activity_id: str | None = None
@@ -47,6 +50,7 @@ class InstanceState:
         wire = asdict(self)
         wire["stages"] = list(self.stages)
         wire["plan"] = [asdict(call) for call in self.plan]
+        wire["outputs"] = list(self.outputs)
         return wire
 
     @classmethod
@@ -55,4 +59,5 @@ class InstanceState:
         values = {key: value for key, value in wire.items() if key in known}
         values["stages"] = tuple(values.get("stages", ()))
         values["plan"] = tuple(PlannedCall(**call) for call in values.get("plan", ()))
+        values["outputs"] = tuple(values.get("outputs", ()))
         return cls(**values)

@@ -393,15 +393,17 @@ def test_cross_ledger_overdraft_uses_the_numscript_form() -> None:
     assert "postings" not in call.request["Data"]
 
 
-def test_send_combination_outside_this_slice_fails_explicitly() -> None:
+def test_send_from_payment_to_payment_fails_with_the_spec_message() -> None:
     stage = {
         "send": {
-            "source": {"wallet": {"id": "w1"}},
-            "destination": {"account": {"id": "b"}},
+            "source": {"payment": {"id": "pay1"}},
+            "destination": {"payment": {"psp": "stripe"}},
             "amount": {"amount": 1, "asset": "EUR"},
         }
     }
-    assert "ledger account to ledger account" in terminal(start([stage]))["error"]
+    outcome = start([stage])
+    assert terminal(outcome)["error"] == "send from payment to payment is not supported"
+    assert calls(outcome) == []
 
 
 def test_retry_delay_doubles_from_two_seconds_up_to_two_hundred() -> None:
