@@ -1,0 +1,71 @@
+"""Instances run end to end: API -> commands topic -> instance runtime -> history -> API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Stack
+from tests.e2e.test_walking_skeleton import poll
+
+pytestmark = pytest.mark.e2e
+
+DELAY_THEN_WAIT = [{"delay": {"duration": "1s"}}, {"wait_event": {"event": "go"}}]
+
+
+def _start(client: httpx.Client, stages: list[dict[str, Any]]) -> str:
+    created = client.post("/v2/workflows", json={"name": "runtime", "stages": stages})
+    assert created.status_code == 201, created.text
+    run = client.post(f"/v2/workflows/{created.json()['data']['id']}/instances", json={})
+    assert run.status_code == 201, run.text
+    instance_id: str = run.json()["data"]["id"]
+    return instance_id
+
+
+def _history(client: httpx.Client, instance_id: str) -> list[dict[str, Any]]:
+    response = client.get(f"/v2/instances/{instance_id}/history")
+    assert response.status_code == 200, response.text
+    rows: list[dict[str, Any]] = response.json()["data"]
+    return rows
+
+
+def _instance(client: httpx.Client, instance_id: str) -> dict[str, Any]:
+    response = client.get(f"/v2/instances/{instance_id}")
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def _waiting_for_event(client: httpx.Client, instance_id: str) -> None:
+    # An event that arrives before the wait_event stage runs is dropped
+    # (BEHAVIOUR 8.4), so wait until the second stage has started.
+    poll(lambda: _history(client, instance_id), lambda rows: len(rows) == 2, timeout=60)
+
+
+def test_delay_then_event_terminates_the_instance(run_stack: Callable[..., Stack]) -> None:
+    stack = run_stack()
+    with stack.client() as client:
+        instance_id = _start(client, DELAY_THEN_WAIT)
+        _waiting_for_event(client, instance_id)
+        sent = client.post(f"/v2/instances/{instance_id}/events", json={"name": "go"})
+        assert sent.status_code == 204, sent.text
+        done = poll(lambda: _instance(client, instance_id), lambda i: i["terminated"], timeout=60)
+        assert "error" not in done
+        rows = _history(client, instance_id)
+    assert [r["name"] for r in rows] == ["RunDelay", "RunWaitEvent"]
+    assert all(r["terminated"] for r in rows)
+    assert not any("error" in r for r in rows)
+
+
+def test_abort_terminates_a_waiting_instance(run_stack: Callable[..., Stack]) -> None:
+    stack = run_stack()
+    with stack.client() as client:
+        instance_id = _start(client, [{"wait_event": {"event": "go"}}])
+        poll(lambda: _history(client, instance_id), lambda rows: len(rows) == 1, timeout=60)
+        aborted = client.put(f"/v2/instances/{instance_id}/abort")
+        assert aborted.status_code == 204, aborted.text
+        done = poll(lambda: _instance(client, instance_id), lambda i: i["terminated"], timeout=60)
+    assert done["error"] == "canceled"
