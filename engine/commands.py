@@ -14,6 +14,17 @@ delivered twice (the outbox publishes at least once)::
      "variables": {"name": "value"}, "createdAt": "2025-03-04T10:15:30.123456Z"}
     {"type": "instance.event", "id": "...", "instanceID": "...", "name": "go"}
     {"type": "instance.abort", "id": "...", "instanceID": "..."}
+    {"type": "instance.activity.succeeded", "id": "...", "instanceID": "...",
+     "activityID": "...", "output": {...} | null}
+    {"type": "instance.activity.failed", "id": "...", "instanceID": "...",
+     "activityID": "...", "code": "..." | null, "message": "...", "retryable": true}
+    {"type": "instance.timer.fired", "id": "...", "instanceID": "...", "timerID": "..."}
+
+The last three are written by the instance runtime itself (engine.worker.
+instances): activity results and due timers go through the same topic as
+the API's commands, so one partition orders everything an instance sees.
+Their ids are deterministic (activity id + attempt, timer id), so a result
+reported twice is rejected by the state machine.
 
 `instance.start` carries a snapshot of the workflow configuration: an
 instance runs on the definition it was started with (BEHAVIOUR.md 8.1), even
@@ -36,6 +47,9 @@ from streams import codec
 START: Final = "instance.start"
 EVENT: Final = "instance.event"
 ABORT: Final = "instance.abort"
+ACTIVITY_SUCCEEDED: Final = "instance.activity.succeeded"
+ACTIVITY_FAILED: Final = "instance.activity.failed"
+TIMER_FIRED: Final = "instance.timer.fired"
 
 
 class CommandError(ValueError):
@@ -65,7 +79,39 @@ class AbortInstance:
     instance_id: str
 
 
-Command = StartInstance | DeliverEvent | AbortInstance
+@dataclass(frozen=True, slots=True)
+class ReportActivitySuccess:
+    id: str
+    instance_id: str
+    activity_id: str
+    output: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportActivityFailure:
+    id: str
+    instance_id: str
+    activity_id: str
+    code: str | None
+    message: str
+    retryable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FireTimer:
+    id: str
+    instance_id: str
+    timer_id: str
+
+
+Command = (
+    StartInstance
+    | DeliverEvent
+    | AbortInstance
+    | ReportActivitySuccess
+    | ReportActivityFailure
+    | FireTimer
+)
 
 
 def to_wire(command: Command) -> dict[str, Any]:
@@ -84,6 +130,25 @@ def to_wire(command: Command) -> dict[str, Any]:
             return {"type": EVENT, **base, "name": command.name}
         case AbortInstance():
             return {"type": ABORT, **base}
+        case ReportActivitySuccess():
+            output = None if command.output is None else dict(command.output)
+            return {
+                "type": ACTIVITY_SUCCEEDED,
+                **base,
+                "activityID": command.activity_id,
+                "output": output,
+            }
+        case ReportActivityFailure():
+            return {
+                "type": ACTIVITY_FAILED,
+                **base,
+                "activityID": command.activity_id,
+                "code": command.code,
+                "message": command.message,
+                "retryable": command.retryable,
+            }
+        case FireTimer():
+            return {"type": TIMER_FIRED, **base, "timerID": command.timer_id}
 
 
 def encode(command: Command) -> tuple[bytes, bytes]:
@@ -127,6 +192,33 @@ def from_wire(data: Mapping[str, Any]) -> Command:
             return DeliverEvent(id=ident, instance_id=instance_id, name=_str(data, "name"))
         if kind == ABORT:
             return AbortInstance(id=ident, instance_id=instance_id)
+        if kind == ACTIVITY_SUCCEEDED:
+            output = data["output"]
+            if output is not None and not isinstance(output, dict):
+                raise CommandError("'output' must be an object or null")
+            return ReportActivitySuccess(
+                id=ident,
+                instance_id=instance_id,
+                activity_id=_str(data, "activityID"),
+                output=output,
+            )
+        if kind == ACTIVITY_FAILED:
+            code = data["code"]
+            retryable = data["retryable"]
+            if code is not None and not isinstance(code, str):
+                raise CommandError("'code' must be a string or null")
+            if not isinstance(retryable, bool):
+                raise CommandError("'retryable' must be a boolean")
+            return ReportActivityFailure(
+                id=ident,
+                instance_id=instance_id,
+                activity_id=_str(data, "activityID"),
+                code=code,
+                message=_str(data, "message"),
+                retryable=retryable,
+            )
+        if kind == TIMER_FIRED:
+            return FireTimer(id=ident, instance_id=instance_id, timer_id=_str(data, "timerID"))
     except KeyError as exc:
         raise CommandError(f"command {kind!r} lacks {exc.args[0]!r}") from None
     raise CommandError(f"unknown command type {kind!r}")

@@ -26,6 +26,8 @@ class Topics:
     history: str
     events: str
     dead_letter: str
+    # Compacted changelog of the instance runtime's state, keyed by instance id.
+    instances: str = ""
 
     @classmethod
     def from_settings(cls, settings: KafkaSettings) -> Topics:
@@ -37,6 +39,7 @@ class Topics:
             history=f"{p}orchestration.history",
             events=f"{p}orchestration",
             dead_letter=f"{p}orchestration.dead-letter",
+            instances=f"{p}orchestration.instances",
         )
 
     def new_topics(self, partitions: int, max_record_bytes: int = 1_048_576) -> list[NewTopic]:
@@ -60,8 +63,19 @@ class Topics:
             replication_factor=1,
             topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
         )
+        # Same partition count as the commands topic and the same key: the
+        # changelog partition of an instance is its commands partition.
+        changelog = [
+            NewTopic(
+                name=self.instances,
+                num_partitions=partitions,
+                replication_factor=1,
+                topic_configs={"cleanup.policy": "compact"},
+            )
+        ]
         names = [*self.inbound, self.commands, self.history, self.events, self.dead_letter]
-        return [definitions, *(keyed(n) for n in dict.fromkeys(names))]
+        keyed_topics = [keyed(n) for n in dict.fromkeys(names)]
+        return [definitions, *keyed_topics, *(changelog if self.instances else [])]
 
 
 async def ensure_topics(settings: KafkaSettings, topics: Topics | None = None) -> Topics:

@@ -23,10 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from engine import history
+from engine.activities import ActivitySettings, HttpStack, Stack
 from engine.matching import MatchResult, decode_headers, match_record
 from engine.projection import ProjectionWriter
 from engine.stack import StackSettings, link_fetcher
 from engine.worker.definitions_reader import DefinitionsReader
+from engine.worker.instances import InstanceRunner, NoStack
 from streams import BatchConsumer, KafkaSettings, Record, Topics, ensure_topics
 from streams.lifecycle import Loop, LoopDied, first_death
 from streams.producers import create_producer
@@ -56,11 +58,30 @@ PROJECT_BATCH = 2000
 
 class Worker:
     def __init__(
-        self, kafka: KafkaSettings, db: AsyncEngine, stack: StackSettings | None = None
+        self,
+        kafka: KafkaSettings,
+        db: AsyncEngine,
+        stack: StackSettings | None = None,
+        activities: Stack | None = None,
     ) -> None:
         self.kafka = kafka
-        self.fetch: Fetch | None = link_fetcher(stack or StackSettings())
+        stack = stack or StackSettings()
+        self.fetch: Fetch | None = link_fetcher(stack)
         self.topics = Topics.from_settings(kafka)
+        settings = ActivitySettings(**stack.model_dump())
+        self._http: HttpStack | None = None
+        if activities is None:
+            if settings.stack_url:
+                self._http = activities = HttpStack(settings)
+            else:
+                activities = NoStack()
+        self.instances = InstanceRunner(
+            kafka,
+            self.topics,
+            activities,
+            stack_name=stack.stack,
+            max_concurrency=settings.activity_max_concurrency,
+        )
         self.index = TriggerIndex()
         # The history topic is created to take records of max_record_bytes;
         # a bigger occurrence is recorded with an error instead (matching).
@@ -182,6 +203,7 @@ class Worker:
         await self._producer.start()
         await self.matcher.start()
         await self.projector.start()
+        await self.instances.start(self._producer)
         log.info(
             "worker.started", inbound=list(self.topics.inbound), group=self.kafka.consumer_group
         )
@@ -189,16 +211,19 @@ class Worker:
     @property
     def loops(self) -> list[Loop]:
         """Every supervised loop of the worker (what `/healthz` reports)."""
-        return [self.matcher.loop, self.projector.loop, self.reader.loop]
+        return [self.matcher.loop, self.projector.loop, self.instances.loop, self.reader.loop]
 
     async def wait_for_death(self) -> LoopDied:
-        """Return when any loop (match, project, definitions tail) died; the
+        """Return when any loop (match, project, instances, definitions tail) died; the
         process must then exit non-zero and be restarted."""
         died = await first_death(self.loops)
         log.error("worker.loop_died", loop=died.loop, error=str(died))
         return died
 
     async def stop(self) -> None:
+        await self.instances.stop()
+        if self._http is not None:
+            await self._http.aclose()
         await self.matcher.stop()
         await self.projector.stop()
         if self._producer is not None:

@@ -61,7 +61,7 @@ def run_stack(
 ) -> Iterator[Callable[..., Stack]]:
     started: list[Stack] = []
 
-    def start(*, worker: bool = True) -> Stack:
+    def start(*, worker: bool = True, **extra: str) -> Stack:
         kafka = make_kafka_settings()
         database = make_database()
         api_port, metrics_port = free_port(), free_port()
@@ -72,6 +72,7 @@ def run_stack(
             api_port=str(api_port),
             worker_metrics_port=str(metrics_port),
             log_format="json",
+            **extra,
         )
         stack = Stack(f"http://127.0.0.1:{api_port}", kafka, database, env)
         names = ["api", "worker"] if worker else ["api"]

@@ -23,6 +23,22 @@ pytestmark = pytest.mark.unit
         ),
         commands.DeliverEvent(id="c2", instance_id="i1", name="go"),
         commands.AbortInstance(id="c3", instance_id="i1"),
+        commands.ReportActivitySuccess(
+            id="c4", instance_id="i1", activity_id="i1:0:0", output={"amount": 10**40}
+        ),
+        commands.ReportActivitySuccess(id="c5", instance_id="i1", activity_id="a", output=None),
+        commands.ReportActivityFailure(
+            id="c6",
+            instance_id="i1",
+            activity_id="i1:0:0",
+            code="INSUFFICIENT_FUND",
+            message="not enough",
+            retryable=True,
+        ),
+        commands.ReportActivityFailure(
+            id="c7", instance_id="i1", activity_id="a", code=None, message="m", retryable=False
+        ),
+        commands.FireTimer(id="c8", instance_id="i1", timer_id="i1:0:delay"),
     ],
 )
 def test_commands_round_trip(command: commands.Command) -> None:
@@ -38,6 +54,17 @@ def test_commands_round_trip(command: commands.Command) -> None:
         b"[]",
         b'{"type": "instance.nope", "id": "c", "instanceID": "i"}',
         b'{"type": "instance.abort", "id": "c"}',
+        b'{"type": "instance.activity.succeeded", "id": "c", "instanceID": "i", "activityID": "a"}',
+        b'{"type": "instance.activity.succeeded", "id": "c", "instanceID": "i",'
+        b' "activityID": "a", "output": [1]}',
+        b'{"type": "instance.activity.failed", "id": "c", "instanceID": "i", "activityID": "a",'
+        b' "code": null, "message": "m", "retryable": "yes"}',
+        b'{"type": "instance.activity.failed", "id": "c", "instanceID": "i", "activityID": "a",'
+        b' "code": 3, "message": "m", "retryable": true}',
+        b'{"type": "instance.activity.failed", "id": "c", "instanceID": "i", "activityID": "a",'
+        b' "message": "m", "retryable": true}',
+        b'{"type": "instance.timer.fired", "id": "c", "instanceID": "i"}',
+        b'{"type": "instance.timer.fired", "id": "c", "instanceID": "i", "timerID": 1}',
         b'{"type": "instance.event", "id": "c", "instanceID": "i", "name": 3}',
         b'{"type": "instance.start", "id": "c", "instanceID": "i", "workflowID": "w", "config": 1}',
         b'{"type": "instance.start", "id": "c", "instanceID": "i", "workflowID": "w",'
