@@ -130,14 +130,25 @@ class Wallets:
         sources = body.get("sources") or [{"type": "ACCOUNT", "identifier": WORLD}]
         if not isinstance(sources, list):
             raise SandboxError(400, "VALIDATION", "sources must be a list")
-        # The first source pays all: the wallets service sends one Numscript
-        # with the sources in order; here the first is tried for the whole amount.
-        source = self._subject(sources[0])
-        self._post(
-            [(source, balance_account(w.id, target), asset, amount)],
-            body.get("metadata"),
-            body.get("reference"),
-        )
+        # The sources pay in the order given, each as far as it goes (``world``
+        # without limit), as the wallets service's Numscript source list does.
+        legs: list[tuple[str, str, str, int]] = []
+        left = amount
+        destination = balance_account(w.id, target)
+        for raw in sources:
+            if left == 0:
+                break
+            source = self._subject(raw)
+            has = self.ledger.account(source)["balances"].get(asset, 0)
+            take = left if source == WORLD else min(left, max(has, 0))
+            if take:
+                legs.append((source, destination, asset, take))
+                left -= take
+        if left:
+            raise SandboxError(400, "INSUFFICIENT_FUND", "insufficient funds in the sources")
+        if not legs:
+            legs.append((self._subject(sources[0]), destination, asset, 0))
+        self._post(legs, body.get("metadata"), body.get("reference"))
 
     def debit(self, wallet_id: str, body: Any) -> dict[str, Any] | None:
         """None for an immediate debit; the hold's view for a pending one."""

@@ -57,3 +57,21 @@ def test_a_refused_debit_moves_nothing() -> None:
     assert (refused.value.status, refused.value.code) == (400, "INSUFFICIENT_FUND")
     assert w.balance(wid, "main")["assets"] == {"EUR": 4}
     assert len(w.ledger.transactions) == 1
+
+
+def test_credit_sources_pay_in_order_and_a_short_list_is_refused() -> None:
+    w = wallets()
+    a = w.create({"name": "a"})["id"]
+    b = w.create({"name": "b"})["id"]
+    w.credit(a, {"amount": {"amount": BIG, "asset": "EUR"}})
+    sources = [
+        {"type": "WALLET", "identifier": a, "balance": "main"},
+        {"type": "ACCOUNT", "identifier": "world"},
+    ]
+    w.credit(b, {"amount": {"amount": BIG + 2, "asset": "EUR"}, "sources": sources})
+    assert w.balance(a, "main")["assets"] == {"EUR": 0}
+    assert w.balance(b, "main")["assets"] == {"EUR": BIG + 2}
+    assert w.ledger.account("world")["balances"] == {"EUR": -BIG - 2}
+    with pytest.raises(SandboxError) as refused:
+        w.credit(a, {"amount": {"amount": 1, "asset": "EUR"}, "sources": sources[:1]})
+    assert refused.value.code == "INSUFFICIENT_FUND"
