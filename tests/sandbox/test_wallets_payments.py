@@ -192,3 +192,17 @@ async def test_payment_and_transfer_activities(start_sandbox: Start) -> None:
             },
         )
         assert again.status_code == 409
+
+
+async def test_a_wallet_key_reused_with_another_body_is_refused(start_sandbox: Start) -> None:
+    url = start_sandbox()
+    async with httpx.AsyncClient(base_url=url) as http:
+        wallet = (await http.post("/api/wallets/wallets", json={"name": "w"})).json()["data"]["id"]
+        path = f"/api/wallets/wallets/{wallet}/credit"
+        key = {"Idempotency-Key": "k"}
+        one = {"amount": {"amount": BIG, "asset": "EUR"}, "metadata": {}, "sources": None}
+        other = {"amount": {"amount": BIG + 1, "asset": "EUR"}, "metadata": {}, "sources": None}
+        assert (await http.post(path, json=one, headers=key)).status_code == 204
+        refused = await http.post(path, json=other, headers=key)
+        assert (refused.status_code, refused.json()["errorCode"]) == (400, "VALIDATION")
+        assert await balances(http, "wallets-002", f"wallets:{wallet}:main") == {"EUR": BIG}
