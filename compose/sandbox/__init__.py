@@ -14,15 +14,5 @@ process stops. It never imports ``engine`` (a separate service)::
 from compose.sandbox.app import create_app
 from compose.sandbox.faults import SandboxSettings
 from compose.sandbox.ledger import Ledger, Ledgers, SandboxError
-from compose.sandbox.payments import Payments
-from compose.sandbox.wallets import Wallets
 
-__all__ = [
-    "Ledger",
-    "Ledgers",
-    "Payments",
-    "SandboxError",
-    "SandboxSettings",
-    "Wallets",
-    "create_app",
-]
+__all__ = ["Ledger", "Ledgers", "SandboxError", "SandboxSettings", "create_app"]
