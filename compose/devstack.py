@@ -2,8 +2,9 @@
 
 PostgreSQL and Kafka run from installed binaries (no Docker); the worker and
 the API run as child processes of this one, exactly as in production but on
-loopback. Every child dies with this process, and a clean stop takes them
-down in reverse order.
+loopback. Without ``ORCHESTRATION_STACK_URL`` the in-memory stack sandbox
+(``compose.sandbox``) runs as one more child and the worker calls it. Every
+child dies with this process, and a clean stop takes them down in reverse order.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class DevStack:
     kafka: KafkaBroker | None = None
     postgres: PostgresCluster | None = None
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The Formance stack the worker calls: the environment's, else a sandbox child's.
+    stack_url: str | None = field(default_factory=lambda: os.environ.get("ORCHESTRATION_STACK_URL"))
 
     def env(self) -> dict[str, str]:
         assert self.kafka is not None
@@ -44,6 +47,7 @@ class DevStack:
             "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "ORCHESTRATION_DATABASE_URL": self.postgres.url,
             "ORCHESTRATION_TOPICS": ",".join(self.topics.replace(",", " ").split()),
+            **({"ORCHESTRATION_STACK_URL": self.stack_url} if self.stack_url else {}),
         }
 
     def pids(self) -> dict[str, int]:
@@ -73,10 +77,19 @@ class DevStack:
         metrics_port = free_port()
         worker_env = {**env, "ORCHESTRATION_WORKER_METRICS_PORT": str(metrics_port)}
         cli = [sys.executable, "-m", "compose"]
+        checks = [lambda: port_open(metrics_port), self._api_healthy]
+        if not self.stack_url:
+            sandbox_port = free_port()
+            self.stack_url = f"http://127.0.0.1:{sandbox_port}"
+            self.children["sandbox"] = spawn_inherit(
+                [*cli, "sandbox", "--port", str(sandbox_port)], env=env
+            )
+            env["ORCHESTRATION_STACK_URL"] = worker_env["ORCHESTRATION_STACK_URL"] = self.stack_url
+            checks.append(lambda: self._healthy(f"{self.stack_url}/_healthcheck"))
         self.children["worker"] = spawn_inherit([*cli, "worker"], env=worker_env)
         self.children["api"] = spawn_inherit([*cli, "api"], env=env)
         deadline = time.monotonic() + timeout
-        while not (port_open(metrics_port) and self._api_healthy()):
+        while not all(check() for check in checks):
             for name, proc in self.children.items():
                 if proc.poll() is not None:
                     raise LocalStackError(f"the {name} exited with {proc.returncode}")
@@ -88,14 +101,18 @@ class DevStack:
         (self.state_dir / "pids").write_text("".join(f"{k}={v}\n" for k, v in self.pids().items()))
 
     def _api_healthy(self) -> bool:
+        return self._healthy(f"http://127.0.0.1:{self.api_port}/_healthcheck")
+
+    @staticmethod
+    def _healthy(url: str) -> bool:
         try:
-            response = httpx.get(f"http://127.0.0.1:{self.api_port}/_healthcheck", timeout=1)
+            response = httpx.get(url, timeout=1)
         except httpx.HTTPError:
             return False
         return response.status_code == 200
 
     def stop(self) -> None:
-        for name in ("api", "worker"):
+        for name in ("api", "worker", "sandbox"):
             terminate(self.children.pop(name, None), grace=20)
         if self.kafka is not None:
             self.kafka.stop()

@@ -1,9 +1,11 @@
 """The Formance stack sandbox: a separate in-memory HTTP process for tests and demos.
 
 It serves the stack gateway's ledger paths (v2 under ``/api/ledger/v2``, the v1
-account read) so ``formance-sdk-python`` and ``engine.activities.HttpStack``
-work against it unmodified. It is not a ledger: state lives in memory and is
-gone when the process stops. It never imports ``engine`` (a separate service)::
+account read), the wallets paths (``/api/wallets``, over the ledger
+``wallets-002``) and the payments v1 paths the engine calls (``/api/payments``),
+so ``formance-sdk-python`` and ``engine.activities.HttpStack`` work against it
+unmodified. It is not a ledger: state lives in memory and is gone when the
+process stops. It never imports ``engine`` (a separate service)::
 
     app = create_app(SandboxSettings(latency=0.05, error_rate=0.1, drop_rate=0.1))
     # orchestration sandbox --port 8081   (CLI), GET /_sandbox/log: calls received

@@ -15,11 +15,17 @@ from fastapi import FastAPI, Request, Response
 
 from compose.sandbox.faults import App, Faults, SandboxSettings, Scope
 from compose.sandbox.ledger import Ledgers, SandboxError, fingerprint
+from compose.sandbox.payments import Payments
+from compose.sandbox.wallets import Wallets
 from streams import codec
 
 log = logging.getLogger("sandbox")
 
 V2 = "/api/ledger/v2"
+W = "/api/wallets"
+P = "/api/payments"
+# The ledger the wallets service keeps its accounts in (its default name).
+WALLETS_LEDGER = "wallets-002"
 # The call log keeps the latest calls only: a long soak must not grow it forever.
 LOG_SIZE = 10_000
 
@@ -72,6 +78,9 @@ def create_app(settings: SandboxSettings | None = None) -> App:
     """A fresh sandbox (empty ledgers, empty log) behind the configured faults."""
     settings = settings or SandboxSettings()
     ledgers = Ledgers()
+    ledgers.create(WALLETS_LEDGER, None)
+    wallets = Wallets(ledgers.get(WALLETS_LEDGER))
+    payments = Payments()
     calls: deque[dict[str, Any]] = deque(maxlen=LOG_SIZE)
     faults: dict[int, str] = {}
     app = FastAPI(title="sandbox", docs_url=None, redoc_url=None, openapi_url=None)
@@ -96,7 +105,9 @@ def create_app(settings: SandboxSettings | None = None) -> App:
 
     @app.get("/_info")
     async def info() -> Response:
-        return _json({"name": "sandbox", "version": "0", "services": ["ledger"]})
+        return _json(
+            {"name": "sandbox", "version": "0", "services": ["ledger", "wallets", "payments"]}
+        )
 
     @app.get("/_healthcheck")
     async def health() -> Response:
@@ -173,6 +184,101 @@ def create_app(settings: SandboxSettings | None = None) -> App:
         account = ledgers.get(name).account(address)
         fields = ("address", "metadata", "volumes", "balances")
         return _json({"data": {k: account[k] for k in fields}})
+
+    async def once(request: Request, apply: Any) -> Any:
+        """Apply a wallets write once per Idempotency-Key, as the ledger does."""
+        body = await _body(request)
+        key = request.headers.get("idempotency-key")
+        stamp = fingerprint(["wallets", request.url.path, body])
+        ledger = wallets.ledger
+        answer = ledger.replay(key, stamp)
+        if answer is None:
+            answer = {"value": apply(body)}
+            ledger.remember(key, stamp, answer)
+        return answer["value"]
+
+    @app.post(W + "/wallets")
+    async def create_wallet(request: Request) -> Response:
+        return _json({"data": await once(request, wallets.create)}, 201)
+
+    @app.get(W + "/wallets")
+    async def list_wallets(request: Request) -> Response:
+        return _json(_cursor(wallets.find(request.query_params.get("name")), request))
+
+    @app.get(W + "/wallets/{wallet}")
+    async def get_wallet(wallet: str) -> Response:
+        return _json({"data": wallets.get(wallet)})
+
+    @app.get(W + "/wallets/{wallet}/balances")
+    async def list_balances(wallet: str, request: Request) -> Response:
+        return _json(_cursor(wallets.balances(wallet), request))
+
+    @app.post(W + "/wallets/{wallet}/balances")
+    async def create_balance(wallet: str, request: Request) -> Response:
+        made = await once(request, lambda body: wallets.create_balance(wallet, body))
+        return _json({"data": made}, 201)
+
+    @app.get(W + "/wallets/{wallet}/balances/{balance}")
+    async def get_balance(wallet: str, balance: str) -> Response:
+        return _json({"data": wallets.balance(wallet, balance)})
+
+    @app.post(W + "/wallets/{wallet}/credit")
+    async def credit_wallet(wallet: str, request: Request) -> Response:
+        await once(request, lambda body: wallets.credit(wallet, body))
+        return Response(status_code=204)
+
+    @app.post(W + "/wallets/{wallet}/debit")
+    async def debit_wallet(wallet: str, request: Request) -> Response:
+        hold = await once(request, lambda body: wallets.debit(wallet, body))
+        # 204 for an immediate debit, 201 with the hold for a pending one.
+        return Response(status_code=204) if hold is None else _json({"data": hold}, 201)
+
+    @app.get(W + "/holds")
+    async def list_holds(request: Request) -> Response:
+        return _json(_cursor(wallets.holds(request.query_params.get("walletID")), request))
+
+    @app.get(W + "/holds/{hold}")
+    async def get_hold(hold: str) -> Response:
+        return _json({"data": wallets.hold(hold)})
+
+    @app.post(W + "/holds/{hold}/confirm")
+    async def confirm_hold(hold: str, request: Request) -> Response:
+        await once(request, lambda body: wallets.confirm(hold, body))
+        return Response(status_code=204)
+
+    @app.post(W + "/holds/{hold}/void")
+    async def void_hold(hold: str, request: Request) -> Response:
+        await once(request, lambda body: wallets.void(hold))
+        return Response(status_code=204)
+
+    @app.post(P + "/payments")
+    async def create_payment(request: Request) -> Response:
+        return _json({"data": payments.create_payment(await _body(request))})
+
+    @app.get(P + "/payments/{payment}")
+    async def get_payment(payment: str) -> Response:
+        return _json({"data": payments.payment(payment)})
+
+    @app.post(P + "/transfer-initiations")
+    async def create_transfer(request: Request) -> Response:
+        return _json({"data": payments.create_transfer(await _body(request))})
+
+    @app.get(P + "/transfer-initiations")
+    async def list_transfers(request: Request) -> Response:
+        raw = request.query_params.get("query")
+        match: Any = {}
+        if raw:
+            try:
+                match = codec.loads(raw).get("$match", {})
+            except (ValueError, AttributeError):
+                raise SandboxError(400, "VALIDATION", "query must be a JSON object") from None
+        if not isinstance(match, dict):
+            raise SandboxError(400, "VALIDATION", "only a $match of fields is supported")
+        return _json(_cursor(payments.transfers(match), request))
+
+    @app.get(P + "/transfer-initiations/{transfer}")
+    async def get_transfer(transfer: str) -> Response:
+        return _json({"data": payments.transfer(transfer)})
 
     wrapped: App = Faults(app, settings, record_fault)
     return wrapped

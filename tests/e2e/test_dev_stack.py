@@ -34,13 +34,19 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def start_dev(tmp_path: Path) -> tuple[subprocess.Popen[str], re.Match[str], dict[str, int]]:
+def start_dev(
+    tmp_path: Path, stack_url: str | None = None
+) -> tuple[subprocess.Popen[str], re.Match[str], dict[str, int]]:
     port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "ORCHESTRATION_STACK_URL"}
+    if stack_url is not None:
+        env["ORCHESTRATION_STACK_URL"] = stack_url
     proc = subprocess.Popen(
         [sys.executable, "-m", "compose", "dev", "--port", str(port), "--state-dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        env=env,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()  # blocks until ready (or exit)
@@ -50,7 +56,11 @@ def start_dev(tmp_path: Path) -> tuple[subprocess.Popen[str], re.Match[str], dic
     pids = {
         k: int(v) for k, v in (row.split("=") for row in (tmp_path / "pids").read_text().split())
     }
-    assert set(pids) == {"api", "worker", "kafka", "postgres"}
+    # The sandbox stands in for the stack only when no stack URL is given.
+    expected = {"api", "worker", "kafka", "postgres"} | (
+        {"sandbox"} if stack_url is None else set()
+    )
+    assert set(pids) == expected
     return proc, match, pids
 
 
@@ -74,8 +84,12 @@ def test_dev_runs_the_whole_stack_and_ctrl_c_stops_everything(tmp_path: Path) ->
             "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS": kafka,
             "ORCHESTRATION_DATABASE_URL": database,
             "ORCHESTRATION_TOPICS": "ledger,payments",
+            "ORCHESTRATION_STACK_URL": env["ORCHESTRATION_STACK_URL"],
         }
         assert httpx.get(f"{api}/_healthcheck").json() == {"default": "OK"}
+        # No ORCHESTRATION_STACK_URL was given: the env file points at the sandbox.
+        sandbox = httpx.get(f"{env['ORCHESTRATION_STACK_URL']}/_info").json()
+        assert sandbox["name"] == "sandbox"
         with psycopg.connect(database) as conn:
             tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables")}
         assert {"workflows", "triggers", "triggers_occurrences"} <= tables
@@ -93,4 +107,18 @@ def test_a_killed_dev_process_takes_its_children_with_it(tmp_path: Path) -> None
     proc.kill()
     proc.wait(timeout=10)
     proc.stdout.close()  # type: ignore[union-attr]
+    assert wait_gone(pids) == []
+
+
+def test_a_given_stack_url_is_used_and_no_sandbox_started(tmp_path: Path) -> None:
+    given = "http://127.0.0.1:9/stack"
+    proc, _, pids = start_dev(tmp_path, stack_url=given)
+    try:
+        env = dict(row.split("=", 1) for row in (tmp_path / "env").read_text().splitlines())
+        assert env["ORCHESTRATION_STACK_URL"] == given
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=90)
+        proc.stdout.close()  # type: ignore[union-attr]
+    assert code == 0
     assert wait_gone(pids) == []

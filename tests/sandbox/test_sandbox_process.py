@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,44 +12,11 @@ from formance_sdk_python import SDK
 from formance_sdk_python.models import ledger as shared
 from formance_sdk_python.models import operations
 
-from compose.localstack import free_port
-from compose.localstack._process import terminate
 from engine.activities import ActivityFailure, ActivitySettings, HttpStack
 from streams import codec
+from tests.sandbox.conftest import Start
 
 pytestmark = pytest.mark.integration
-
-Start = Callable[..., str]
-
-
-@pytest.fixture
-def start_sandbox(tmp_path: Path) -> Iterator[Start]:
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(*flags: str, env: dict[str, str] | None = None) -> str:
-        port = free_port()
-        with (tmp_path / f"sandbox-{port}.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "compose", "sandbox", "--port", str(port), *flags],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **(env or {})},
-            )
-        procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (tmp_path / f"sandbox-{port}.log").read_text()
-            try:
-                if httpx.get(f"{url}/_healthcheck", timeout=1).status_code == 200:
-                    return url
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError("the sandbox did not start")
-
-    yield start
-    for proc in procs:
-        terminate(proc, grace=10)
 
 
 async def test_http_stack_activities_get_parsed_answers(start_sandbox: Start) -> None:
