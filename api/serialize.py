@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from api.gojson import go_json
 from streams import format_time
 
 _ZERO = dt.timedelta(0)
@@ -26,7 +25,7 @@ def _time(value: dt.datetime | None) -> str | None:
 
 
 def workflow_json(row: Mapping[Any, Any]) -> dict[str, Any]:
-    config = dict(go_json(row["config"]))
+    config = dict(row["config"])
     # `"name": null` decodes to "" upstream (a Go string); echo it that way.
     if not isinstance(config.get("name"), str):
         config["name"] = ""

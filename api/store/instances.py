@@ -20,7 +20,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.gojson import go_json
 from api.store._common import ACT, HIST, INST, STAGE, WF, Row, outbox, prefixed
 from engine import commands
 from streams import format_time
@@ -58,7 +57,7 @@ async def insert_instance(
         id=command_id,
         instance_id=instance_id,
         workflow_id=workflow["id"],
-        config=go_json(workflow["config"]),
+        config=workflow["config"],
         variables=dict(variables),
         created_at=format_time(now),
     )

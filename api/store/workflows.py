@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Integer, Select, String, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.gojson import go_json
 from api.store._common import WF, Row, outbox
 from engine import WorkflowDefinition, workflow_record
 from streams import format_time
@@ -19,7 +18,7 @@ def _definition(row: Row) -> WorkflowDefinition:
     deleted = row["deleted_at"]
     return WorkflowDefinition(
         id=row["id"],
-        config=go_json(row["config"]),
+        config=row["config"],
         created_at=format_time(row["created_at"]),
         deleted_at=format_time(deleted) if deleted is not None else None,
     )

@@ -20,7 +20,8 @@ from tests.e2e.test_walking_skeleton import poll, publish
 
 pytestmark = pytest.mark.e2e
 
-AMOUNTS = (2**64, 2**70, -(2**70))
+# Not powers of two: a float holds 2**70 exactly and would compare equal.
+AMOUNTS = (2**64 + 1, 2**70 + 3, -(2**70) - 5)
 
 
 def big_event(tx_id: int) -> dict[str, Any]:
@@ -54,7 +55,7 @@ async def test_big_amounts_stay_exact_on_every_path(run_stack: Callable[..., Sta
         "send": {
             "source": {"account": {"id": "world", "ledger": "main"}},
             "destination": {"account": {"id": "bank", "ledger": "main"}},
-            "amount": {"amount": 2**70, "asset": "EUR/2"},
+            "amount": {"amount": 2**70 + 7, "asset": "EUR/2"},
         }
     }
     with stack.client() as http:
@@ -63,7 +64,7 @@ async def test_big_amounts_stay_exact_on_every_path(run_stack: Callable[..., Sta
         workflow_id = created.json()["data"]["id"]
         for path in (f"/v2/workflows/{workflow_id}", f"/workflows/{workflow_id}"):
             stages = http.get(path).json()["data"]["config"]["stages"]
-            assert stages[0]["send"]["amount"]["amount"] == 2**70, path
+            assert stages[0]["send"]["amount"]["amount"] == 2**70 + 7, path
 
         trigger = http.post(
             "/v2/triggers",
