@@ -63,16 +63,7 @@ def _from_account(stage: Send, run: Run, src: _Account, money: _Money) -> None:
             # throughAccount and allowOverdraft are ignored on one ledger (6.2).
             _transaction(stage, run, src.ledger, src.id, dst.id, money, m)
             return
-        _transaction(
-            stage,
-            run,
-            src.ledger,
-            src.id,
-            src.through,
-            money,
-            {**m, MOVE_TO: dst.ledger},
-            overdraft=src.overdraft,
-        )
+        _move_to_ledger(stage, run, src, money, m, dst.ledger)
         _transaction(
             stage,
             run,
@@ -89,16 +80,7 @@ def _from_account(stage: Send, run: Run, src: _Account, money: _Money) -> None:
         if ledger == src.ledger:
             _credit(stage, run, wallet, money, balance, m, [_account_source(src.id)])
             return
-        _transaction(
-            stage,
-            run,
-            src.ledger,
-            src.id,
-            src.through,
-            money,
-            {**m, MOVE_TO: ledger},
-            overdraft=src.overdraft,
-        )
+        _move_to_ledger(stage, run, src, money, m, ledger)
         _credit(
             stage,
             run,
@@ -206,6 +188,22 @@ def _psp_account(holder: dict[str, Any], payment: PaymentDestination) -> str:
     if not isinstance(value, str) or value == "":
         raise PlanError("formance account ID empty")
     return value
+
+
+def _move_to_ledger(
+    stage: Send, run: Run, src: _Account, money: _Money, metadata: dict[str, str], ledger: str
+) -> None:
+    """The first leg of a cross-ledger send: source to its through account."""
+    _transaction(
+        stage,
+        run,
+        src.ledger,
+        src.id,
+        src.through,
+        money,
+        {**metadata, MOVE_TO: ledger},
+        overdraft=src.overdraft,
+    )
 
 
 def _transaction(
