@@ -7,10 +7,13 @@ what comes out. Bad input never raises: it becomes a dead-letter output.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.commands import StartInstance
+from engine.definitions import WorkflowDefinition
 from engine.history import InstanceBody, OccurrenceBody, trigger_occurred
 from streams import MalformedEvent, codec, decode_envelope, format_time
 from triggers import (
@@ -41,6 +44,8 @@ class MatchResult:
     matched: int = 0
     filter_errors: list[FilterFailure] = field(default_factory=list)
     dead_letter_reason: str | None = None
+    # One start command per occurrence that created an instance.
+    starts: list[StartInstance] = field(default_factory=list)
 
 
 def dead_letter(raw: bytes | None, reason: str, coordinates: str) -> Output:
@@ -62,6 +67,7 @@ def match_record(
     now: dt.datetime | None = None,
     fetch: Fetch | None = None,
     max_record_bytes: int = 2 * 1_048_576,
+    workflows: Mapping[str, WorkflowDefinition] | None = None,
 ) -> MatchResult:
     """Match one record against the index.
 
@@ -69,6 +75,8 @@ def match_record(
     `max_record_bytes` bounds one history record (what the producer may
     send): an occurrence whose variables would exceed it is recorded with an
     error and starts nothing, instead of a send that fails, and keeps failing.
+    `workflows` (by id) gives the configuration each started instance runs
+    on; without it occurrences are recorded and start nothing.
     """
     result = MatchResult()
     if raw is not None and len(raw) > max_bytes:
@@ -134,9 +142,29 @@ def match_record(
             )
             key = occ_id
             value = codec.dumps(trigger_occurred(occurrence, None))
+            instance = None
+        workflow = None if workflows is None else workflows.get(trigger.workflow_id)
+        if instance is not None and workflow is not None:
+            result.starts.append(start_command(occ_id, instance, workflow))
         result.outputs.append(Output(dead_letter=False, key=key.encode(), value=value))
         result.matched += 1
     return result
+
+
+def start_command(
+    occurrence: str, instance: InstanceBody, workflow: WorkflowDefinition
+) -> StartInstance:
+    """The command that runs a triggered instance; its id (the run id) derives from
+    the occurrence, so a re-matched event sends the same command again and the
+    runtime rejects the second one."""
+    return StartInstance(
+        id=str(uuid.uuid5(uuid.UUID(occurrence), "start")),
+        instance_id=instance["id"],
+        workflow_id=instance["workflowID"],
+        config=workflow.config,
+        variables=instance["variables"],
+        created_at=instance["createdAt"],
+    )
 
 
 def decode_headers(headers: Any) -> dict[str, bytes]:

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeAlias
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from streams.lifecycle import Loop
@@ -31,6 +31,23 @@ log = structlog.get_logger(__name__)
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 Handler = Callable[[Sequence[Record]], Awaitable[None]]
+# Called with the partitions gained or lost in a rebalance; aiokafka awaits it
+# before fetching resumes (gained) or before the partitions go (lost).
+PartitionsHook = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+class _Hooks(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, assigned: PartitionsHook | None, revoked: PartitionsHook | None) -> None:
+        self._assigned = assigned
+        self._revoked = revoked
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if self._revoked is not None and revoked:
+            await self._revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        if self._assigned is not None and assigned:
+            await self._assigned(set(assigned))
 
 
 class BatchConsumer:
@@ -44,6 +61,8 @@ class BatchConsumer:
         name: str,
         max_records: int = 1000,
         idle_ms: int = 100,
+        on_assigned: PartitionsHook | None = None,
+        on_revoked: PartitionsHook | None = None,
     ) -> None:
         self._settings = settings
         self._topics = list(topics)
@@ -55,10 +74,10 @@ class BatchConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self.loop = Loop(f"{name}-loop", self._run)
         self.assigned = asyncio.Event()
+        self._hooks = _Hooks(on_assigned, on_revoked)
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
-            *self._topics,
             bootstrap_servers=self._settings.kafka_bootstrap_servers,
             group_id=self._group_id,
             enable_auto_commit=False,
@@ -74,6 +93,7 @@ class BatchConsumer:
             max_partition_fetch_bytes=max(self._settings.max_event_bytes * 2, 1_048_576),
             fetch_max_bytes=max(self._settings.max_event_bytes * 8, 52_428_800),
         )
+        consumer.subscribe(self._topics, listener=self._hooks)
         await consumer.start()
         self._consumer = consumer
         self.loop.start()

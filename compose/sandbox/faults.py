@@ -1,4 +1,4 @@
-"""Fault injection of the sandbox: latency, 5xx answers, replies dropped after applying.
+"""Fault injection of the sandbox: latency, 5xx answers, replies held or dropped after applying.
 
 An ASGI middleware in front of the stack routes (``/api/...``); the sandbox's
 own endpoints (``/_info``, ``/_healthcheck``, ``/_sandbox/log``) are never
@@ -30,6 +30,9 @@ class SandboxSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORCHESTRATION_SANDBOX_", extra="ignore")
     # Seconds added before every stack call is handled.
     latency: float = Field(default=0.0, ge=0, le=600)
+    # Seconds a write's reply is held after the write was applied: the window
+    # in which a caller can die with the write done and its answer unseen.
+    reply_latency: float = Field(default=0.0, ge=0, le=600)
     # Share of stack calls answered 503 without being applied.
     error_rate: float = Field(default=0.0, ge=0, le=1)
     # Share of stack writes applied whose reply is then cut off mid-answer.
@@ -79,7 +82,19 @@ class Faults:
             self._record(scope, "drop")
             await self._apply_then_drop(scope, receive, send)
             return
+        if writes and s.reply_latency:
+            await self._app(scope, receive, self._held(send, s.reply_latency))
+            return
         await self._app(scope, receive, send)
+
+    @staticmethod
+    def _held(send: Send, seconds: float) -> Send:
+        async def held(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await asyncio.sleep(seconds)  # applied; the answer waits
+            await send(message)
+
+        return held
 
     async def _apply_then_drop(self, scope: Scope, receive: Receive, send: Send) -> None:
         head: Message | None = None

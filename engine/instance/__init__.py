@@ -11,7 +11,9 @@ runs the effects and feeds their results back::
     outcome.rejected        # a reason when the input no longer applies (state unchanged)
 
 Inputs: ``Start``, ``ActivitySucceeded``, ``ActivityFailed``, ``TimerFired``,
-``EventReceived``, ``Abort``. ``EmitHistory.record`` is an ``engine.history``
+``EventReceived``, ``Abort``, and ``Recover`` (a new owner took the instance
+over: it re-arms the pending timer, or re-sends the in-flight activity with
+the same idempotency key as a new attempt). ``EmitHistory.record`` is an ``engine.history``
 record (``stage.status``, ``stage.history``, ``activity.history``,
 ``instance.terminated``).
 
@@ -50,6 +52,7 @@ from engine.instance._inputs import (
     ActivitySucceeded,
     EventReceived,
     Input,
+    Recover,
     Start,
     TimerFired,
 )
@@ -69,6 +72,7 @@ __all__ = [
     "InstanceState",
     "Outcome",
     "PlannedCall",
+    "Recover",
     "SetTimer",
     "Start",
     "Terminated",

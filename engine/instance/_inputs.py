@@ -49,4 +49,11 @@ class Abort:
     now: datetime
 
 
-Input = Start | ActivitySucceeded | ActivityFailed | TimerFired | EventReceived | Abort
+@dataclass(frozen=True, slots=True)
+class Recover:
+    """A new owner took the instance over (restart, rebalance): re-arm what it waits for."""
+
+    now: datetime
+
+
+Input = Start | ActivitySucceeded | ActivityFailed | TimerFired | EventReceived | Abort | Recover

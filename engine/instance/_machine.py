@@ -39,6 +39,7 @@ from engine.instance._inputs import (
     ActivitySucceeded,
     EventReceived,
     Input,
+    Recover,
     Start,
     TimerFired,
 )
@@ -79,6 +80,8 @@ def step(state: InstanceState | None, event: Input) -> Outcome:
     if state.terminated:
         return _reject(state, "instance terminated")
     effects: list[Effect] = []
+    if isinstance(event, Recover):
+        return _recover(state, effects)
     match event:
         case ActivitySucceeded() | ActivityFailed():
             if state.waiting != "activity" or event.activity_id != state.activity_id:
@@ -91,9 +94,11 @@ def step(state: InstanceState | None, event: Input) -> Outcome:
             if state.timer_id is None or event.timer_id != state.timer_id:
                 return _reject(state, f"no timer {event.timer_id!r} pending")
             if state.waiting == "retry":
-                state = _attempt(replace(state, timer_id=None), effects)
+                state = _attempt(replace(state, timer_id=None, timer_due=None), effects)
             else:
-                state = _finish_stage(replace(state, timer_id=None), event.now, effects)
+                state = _finish_stage(
+                    replace(state, timer_id=None, timer_due=None), event.now, effects
+                )
         case EventReceived():
             if state.waiting != "event":
                 return _reject(state, f"event {event.name!r} while not waiting for one")
@@ -196,7 +201,7 @@ def _delay(
         return _finish_stage(state, now, effects)  # a zero duration completes at once
     timer_id = f"{state.instance_id}:{state.stage}:delay"
     effects.append(SetTimer(timer_id, due))
-    return replace(state, waiting="delay", timer_id=timer_id)
+    return replace(state, waiting="delay", timer_id=timer_id, timer_due=due.isoformat())
 
 
 def _next(
@@ -275,7 +280,13 @@ def _failed(state: InstanceState, event: ActivityFailed, effects: list[Effect]) 
     if event.retryable and state.attempt < state.max_attempts:
         due = event.now + retry_delay(state.attempt)
         timer_id = f"{state.activity_id}:retry:{state.attempt}"
-        state = replace(state, attempt=state.attempt + 1, waiting="retry", timer_id=timer_id)
+        state = replace(
+            state,
+            attempt=state.attempt + 1,
+            waiting="retry",
+            timer_id=timer_id,
+            timer_due=due.isoformat(),
+        )
         effects.append(
             EmitHistory(
                 records.activity_history(
@@ -300,6 +311,24 @@ def _conflict_tolerated(state: InstanceState) -> bool:
     return isinstance(stage, Send) and tolerates_conflict(stage, state.position)
 
 
+def _recover(state: InstanceState, effects: list[Effect]) -> Outcome:
+    """Re-arm a taken-over instance: its timer, or its in-flight activity.
+
+    The activity may have reached the stack before the old owner died, so it is
+    sent again, byte-identical with the same idempotency key, as a new attempt
+    (the stage history shows both). It counts as an attempt, so a worker that
+    crashes on every call still ends at ``activityMaxAttempts``.
+    """
+    if state.waiting in ("delay", "retry") and state.timer_id and state.timer_due:
+        due = datetime.fromisoformat(state.timer_due)
+        return Outcome(state, (SetTimer(state.timer_id, due),))
+    if state.waiting == "activity":
+        state = replace(state, attempt=state.attempt + 1)
+        effects.append(EmitHistory(records.activity_history(state)))
+        return Outcome(_attempt(state, effects), tuple(effects))
+    return Outcome(state, ())
+
+
 def _abort(state: InstanceState, now: datetime, effects: list[Effect]) -> InstanceState:
     if state.timer_id is not None:
         effects.append(CancelTimer(state.timer_id))
@@ -311,7 +340,9 @@ def _abort(state: InstanceState, now: datetime, effects: list[Effect]) -> Instan
                 )
             )
         )
-    return _finish_stage(replace(state, timer_id=None), now, effects, CANCELED_STAGE)
+    return _finish_stage(
+        replace(state, timer_id=None, timer_due=None), now, effects, CANCELED_STAGE
+    )
 
 
 def _finish_stage(
@@ -322,7 +353,9 @@ def _finish_stage(
     if state.stage_name is not None:
         effects.append(EmitHistory(records.stage_history(state, at, error)))
     effects.append(EmitHistory(records.stage_status(state, at, error)))
-    state = replace(state, waiting=None, event=None, timer_id=None, activity_id=None)
+    state = replace(
+        state, waiting=None, event=None, timer_id=None, timer_due=None, activity_id=None
+    )
     if error is not None:
         return _terminate(state, now, error, effects)
     return replace(state, stage=state.stage + 1)

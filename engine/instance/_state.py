@@ -34,6 +34,8 @@ class InstanceState:
     waiting: Waiting | None = None
     event: str | None = None
     timer_id: str | None = None
+    # When the pending timer is due (ISO 8601, UTC): a new owner re-arms it.
+    timer_due: str | None = None
     # The current stage's calls so far and the outputs of those that succeeded
     # (None for a call without output); the next call derives from them.
     plan: tuple[PlannedCall, ...] = ()
@@ -44,6 +46,10 @@ class InstanceState:
     activity_started_at: str = ""
     terminated: bool = False
     error: str | None = None
+    # Offset of the last command applied, on this instance's partition of the
+    # commands topic: a redelivered command (offset <= this) is skipped, so
+    # replaying any suffix of the topic changes nothing.
+    applied_offset: int = -1
 
     def to_wire(self) -> dict[str, Any]:
         """A JSON-able dict (through ``streams.codec``); ints stay exact."""

@@ -2,20 +2,31 @@
 
 One batch loop consumes `orchestration.commands` (group `<group>.instances`):
 
-1. each command is decoded (an unreadable one is logged, counted, skipped)
-   and mapped to a machine input; the state of each instance lives in
-   memory, restored from the compacted changelog `orchestration.instances`
-   the first time a partition is seen;
-2. the batch's history records go to the history topic, and the new states
+1. ownership follows the consumer group: when partitions are assigned, the
+   compacted changelog `orchestration.instances` is read to its end for
+   them (the live instances; finished ones are tombstoned) and every
+   restored instance is re-armed (`Recover`): its timer at its recorded due
+   time, or its in-flight activity re-sent with the same idempotency key as
+   a new attempt, recorded before it is called. Revoked partitions drop
+   their instances and cancel their calls and timers;
+2. each command is decoded (an unreadable one is logged, counted, skipped)
+   and stepped through the machine; a command at or below the instance's
+   `applied_offset` was applied before (a batch redelivered after a crash)
+   and is skipped, so replaying any suffix of the topic changes nothing;
+3. the batch's history records go to the history topic, and the new states
    (a tombstone for a terminated instance) to the changelog, keyed by
    instance id; the handler waits for every acknowledgement, so the offsets
    (committed after it returns) never run ahead of what was produced, and
    the in-memory states are replaced only then (a failed batch is replayed
    from the old ones);
-3. activities then run as asyncio tasks (bounded by a semaphore) on the
+4. activities then run as asyncio tasks (bounded by a semaphore) on the
    `Stack` port, timers as asyncio sleeps; their results come back as
-   commands on the same topic, with deterministic ids, so a duplicate is
-   rejected by the machine.
+   commands on the same topic (sent until the broker takes them), with
+   deterministic ids, so a duplicate is rejected by the machine.
+
+Not yet: the changelog, history and offsets of one batch are not one Kafka
+transaction, so a fenced-off (paused, then resumed) worker can still write
+after a new owner took over; money stays safe through the idempotency keys.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,10 +50,13 @@ from engine.instance import (
     ActivitySucceeded,
     CallActivity,
     CancelTimer,
+    Effect,
     EmitHistory,
     EventReceived,
     Input,
     InstanceState,
+    Outcome,
+    Recover,
     SetTimer,
     Start,
     Terminated,
@@ -57,6 +72,11 @@ COMMANDS = Counter(
     "orchestration_instance_commands_total",
     "Instance commands by outcome",
     ["outcome"],
+)
+
+REPORT_RETRIES = Counter(
+    "orchestration_instance_report_retries_total",
+    "Activity results and due timers whose send to the commands topic was retried",
 )
 
 INSTANCE_BATCH = 500
@@ -100,11 +120,18 @@ class InstanceRunner:
         self.topics = topics
         self.stack = stack
         self.stack_name = stack_name
+        # The live instances of the partitions this worker owns, and where
+        # each lives (its commands partition is its changelog partition).
         self.states: dict[str, InstanceState] = {}
-        self._restored: set[int] = set()
+        self._partition: dict[str, int] = {}
+        self._owned: set[int] = set()
+        # One batch or one rebalance step at a time: a rebalance never drops
+        # states under a batch that is writing them.
+        self._lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._timers: dict[str, asyncio.Task[None]] = {}
+        # Per instance: its in-flight activity call and its pending timer.
+        self._calls: dict[str, asyncio.Task[None]] = {}
+        self._timers: dict[str, tuple[str, asyncio.Task[None]]] = {}
         self._producer: AIOKafkaProducer | None = None
         self.consumer = BatchConsumer(
             kafka,
@@ -113,6 +140,8 @@ class InstanceRunner:
             group_id=f"{kafka.consumer_group}.instances",
             name="instances",
             max_records=INSTANCE_BATCH,
+            on_assigned=self._assigned,
+            on_revoked=self._revoked,
         )
 
     @property
@@ -125,52 +154,115 @@ class InstanceRunner:
 
     async def stop(self) -> None:
         await self.consumer.stop()
-        for task in [*self._tasks, *self._timers.values()]:
+        await self._cancel(list(self.states))
+
+    # -- ownership ---------------------------------------------------------
+
+    async def _assigned(self, partitions: set[TopicPartition]) -> None:
+        gained = {tp.partition for tp in partitions} - self._owned
+        if not gained:
+            return
+        async with self._lock:
+            restored = await self._restore(gained)
+            self._owned |= gained
+            await self._recover(restored)
+
+    async def _revoked(self, partitions: set[TopicPartition]) -> None:
+        lost = {tp.partition for tp in partitions} & self._owned
+        if not lost:
+            return
+        async with self._lock:
+            dropped = [iid for iid, p in self._partition.items() if p in lost]
+            await self._cancel(dropped)
+            for iid in dropped:
+                self.states.pop(iid, None)
+                self._partition.pop(iid, None)
+            self._owned -= lost
+        log.info("instances.revoked", partitions=sorted(lost), instances=len(dropped))
+
+    async def _cancel(self, instance_ids: Sequence[str]) -> None:
+        tasks = [self._calls.pop(iid, None) for iid in instance_ids]
+        tasks += [pair[1] for iid in instance_ids if (pair := self._timers.pop(iid, None))]
+        live = [task for task in tasks if task is not None]
+        for task in live:
             task.cancel()
-        for task in [*self._tasks, *self._timers.values()]:
+        for task in live:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._tasks.clear()
-        self._timers.clear()
 
-    async def _restore(self, partition: int) -> None:
-        # Read the changelog partition to its end: the latest state of each
-        # instance of this partition, tombstones removing terminated ones.
+    async def _restore(self, partitions: set[int]) -> list[str]:
+        # Read the changelog partitions to their end: the latest state of each
+        # instance, tombstones removing terminated ones.
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.kafka.kafka_bootstrap_servers,
             enable_auto_commit=False,
         )
         await consumer.start()
-        restored = 0
+        found: dict[str, tuple[int, InstanceState | None]] = {}
         try:
-            tp = TopicPartition(self.topics.instances, partition)
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=500)
-                for record in batch.get(tp, []):
-                    key = (record.key or b"").decode()
-                    if record.value is None:
-                        self.states.pop(key, None)
-                    else:
-                        self.states[key] = InstanceState.from_wire(codec.loads(record.value))
-                        restored += 1
+            tps = [TopicPartition(self.topics.instances, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            end = await consumer.end_offsets(tps)
+            for tp in tps:
+                while await consumer.position(tp) < end[tp]:
+                    batch = await consumer.getmany(tp, timeout_ms=500, max_records=10_000)
+                    for record in batch.get(tp, []):
+                        key = (record.key or b"").decode()
+                        state = (
+                            None
+                            if record.value is None
+                            else InstanceState.from_wire(codec.loads(record.value))
+                        )
+                        found[key] = (tp.partition, state)
         finally:
             await consumer.stop()
-        log.info("instances.restored", partition=partition, records=restored)
+        live = []
+        for iid, (partition, state) in found.items():
+            if state is not None and not state.terminated:
+                self.states[iid] = state
+                self._partition[iid] = partition
+                live.append(iid)
+        log.info("instances.restored", partitions=sorted(partitions), instances=len(live))
+        return live
+
+    async def _recover(self, instance_ids: Sequence[str]) -> None:
+        """Re-arm every restored instance: its timer, or its in-flight activity.
+
+        A re-sent activity is first recorded (its new attempt) in the changelog
+        and the history, and only then called.
+        """
+        now = datetime.now(UTC)
+        changed: dict[str, InstanceState | None] = {}
+        effects: list[tuple[str, InstanceState, Effect]] = []
+        history_records: list[tuple[str, bytes]] = []
+        for iid in instance_ids:
+            state = self.states[iid]
+            outcome = step(state, Recover(now=now))
+            if outcome.state is not None and outcome.state != state:
+                changed[iid] = outcome.state
+            self._collect(iid, outcome, changed, effects, history_records)
+        await self._write(changed, history_records)
+        for iid, state, effect in effects:
+            self._apply(iid, state, effect)
+        if instance_ids:
+            log.info("instances.recovered", instances=len(instance_ids), rewritten=len(changed))
+
+    # -- commands ----------------------------------------------------------
 
     async def _run_batch(self, records: Sequence[Record]) -> None:
-        assert self._producer is not None
-        producer, topics = self._producer, self.topics
-        for partition in sorted({r.partition for r in records} - self._restored):
-            await self._restore(partition)
-            self._restored.add(partition)
+        async with self._lock:
+            await self._run_locked(records)
+
+    async def _run_locked(self, records: Sequence[Record]) -> None:
         # New states stay local until every record is acknowledged.
         states: dict[str, InstanceState | None] = {}
-        effects: list[tuple[str, InstanceState, Any]] = []
-        pending = []
+        effects: list[tuple[str, InstanceState, Effect]] = []
+        history_records: list[tuple[str, bytes]] = []
+        partitions: dict[str, int] = {}
         for record in records:
+            if record.partition not in self._owned:
+                continue  # revoked while this batch was fetched
             try:
                 command = commands.decode(record.value)
             except commands.CommandError as exc:
@@ -183,6 +275,9 @@ class InstanceRunner:
                 continue
             iid = command.instance_id
             current = states[iid] if iid in states else self.states.get(iid)
+            if current is not None and record.offset <= current.applied_offset:
+                COMMANDS.labels("duplicate").inc()
+                continue
             now = datetime.now(UTC)
             outcome = step(current, to_input(command, stack=self.stack_name, now=now))
             if outcome.rejected is not None:
@@ -190,51 +285,88 @@ class InstanceRunner:
                 log.info("command.rejected", command=command.id, reason=outcome.rejected)
                 continue
             COMMANDS.labels("applied").inc()
-            state = outcome.state
-            assert state is not None
-            states[iid] = state
-            for effect in outcome.effects:
-                if isinstance(effect, EmitHistory):
-                    pending.append(
-                        await producer.send(
-                            topics.history, key=iid.encode(), value=history.encode(effect.record)
-                        )
-                    )
-                elif isinstance(effect, Terminated):
-                    states[iid] = None
-                else:
-                    effects.append((iid, state, effect))
+            assert outcome.state is not None
+            applied = replace(outcome.state, applied_offset=record.offset)
+            states[iid] = applied
+            partitions[iid] = record.partition
+            self._collect(iid, replace(outcome, state=applied), states, effects, history_records)
+        self._partition.update(partitions)
+        await self._write(states, history_records)
+        for iid, state, effect in effects:
+            self._apply(iid, state, effect)
+
+    @staticmethod
+    def _collect(
+        iid: str,
+        outcome: Outcome,
+        states: dict[str, InstanceState | None],
+        effects: list[tuple[str, InstanceState, Effect]],
+        history_records: list[tuple[str, bytes]],
+    ) -> None:
+        assert outcome.state is not None
+        for effect in outcome.effects:
+            if isinstance(effect, EmitHistory):
+                history_records.append((iid, history.encode(effect.record)))
+            elif isinstance(effect, Terminated):
+                states[iid] = None
+            else:
+                effects.append((iid, outcome.state, effect))
+
+    async def _write(
+        self, states: dict[str, InstanceState | None], history_records: list[tuple[str, bytes]]
+    ) -> None:
+        """History first, then the states (a tombstone for a terminated instance);
+        the in-memory states change only once the broker acknowledged all."""
+        assert self._producer is not None
+        producer, topics = self._producer, self.topics
+        pending = []
+        for iid, value in history_records:
+            pending.append(await producer.send(topics.history, key=iid.encode(), value=value))
         for iid, maybe in states.items():
-            value = None if maybe is None else codec.dumps(maybe.to_wire())
-            pending.append(await producer.send(topics.instances, key=iid.encode(), value=value))
+            wire = None if maybe is None else codec.dumps(maybe.to_wire())
+            pending.append(await producer.send(topics.instances, key=iid.encode(), value=wire))
         if pending:
             await asyncio.gather(*pending)
         for iid, maybe in states.items():
             if maybe is None:
+                # Terminated: nothing it waited for matters any more (8.5).
                 self.states.pop(iid, None)
+                self._partition.pop(iid, None)
+                call = self._calls.pop(iid, None)
+                timer = self._timers.pop(iid, None)
+                for task in (call, timer[1] if timer else None):
+                    if task is not None:
+                        task.cancel()
             else:
                 self.states[iid] = maybe
-        for iid, state, effect in effects:
-            self._apply(iid, state, effect)
 
-    def _apply(self, iid: str, state: InstanceState, effect: Any) -> None:
+    # -- effects -----------------------------------------------------------
+
+    def _apply(self, iid: str, state: InstanceState, effect: Effect) -> None:
         if isinstance(effect, CallActivity):
-            self._spawn(self._call(iid, state.attempt, effect))
+            self._calls[iid] = self._spawn(iid, self._calls, self._call(iid, state.attempt, effect))
         elif isinstance(effect, SetTimer):
-            old = self._timers.pop(effect.timer_id, None)
+            old = self._timers.pop(iid, None)
             if old is not None:
-                old.cancel()
+                old[1].cancel()
             task = asyncio.create_task(self._timer(iid, effect))
-            self._timers[effect.timer_id] = task
+            self._timers[iid] = (effect.timer_id, task)
         elif isinstance(effect, CancelTimer):
-            timer = self._timers.pop(effect.timer_id, None)
-            if timer is not None:
-                timer.cancel()
+            pending = self._timers.get(iid)
+            if pending is not None and pending[0] == effect.timer_id:
+                del self._timers[iid]
+                pending[1].cancel()
 
-    def _spawn(self, coro: Any) -> None:
+    @staticmethod
+    def _spawn(iid: str, registry: dict[str, asyncio.Task[None]], coro: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if registry.get(iid) is done:
+                del registry[iid]
+
+        task.add_done_callback(forget)
+        return task
 
     async def _call(self, iid: str, attempt: int, call: CallActivity) -> None:
         # The id repeats for a redelivered attempt, so the machine drops the
@@ -278,23 +410,30 @@ class InstanceRunner:
         delay = (timer.due - datetime.now(UTC)).total_seconds()
         if delay > 0:
             await asyncio.sleep(delay)
-        self._timers.pop(timer.timer_id, None)
         await self._report(
             commands.FireTimer(
                 id=f"{timer.timer_id}:fired", instance_id=iid, timer_id=timer.timer_id
             )
         )
+        pending = self._timers.get(iid)
+        if pending is not None and pending[0] == timer.timer_id:
+            del self._timers[iid]
 
     async def _report(self, command: commands.Command) -> None:
+        """Send a result or a due timer back as a command, until the broker takes it:
+        giving up would leave the instance waiting forever."""
         assert self._producer is not None
         key, value = commands.encode(command)
-        try:
-            await self._producer.send_and_wait(self.topics.commands, key=key, value=value)
-        except Exception:
-            # Not retried in this slice: the instance stays waiting (see the
-            # module docstring of the report for what is missing).
-            log.exception("instance.report_failed", command=command.id)
-            raise
+        delay = 0.2
+        while True:
+            try:
+                await self._producer.send_and_wait(self.topics.commands, key=key, value=value)
+                return
+            except Exception as exc:
+                REPORT_RETRIES.inc()
+                log.warning("instance.report_retry", command=command.id, error=repr(exc)[:300])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
 
 class NoStack:

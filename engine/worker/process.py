@@ -2,7 +2,10 @@
 
 - `match` consumes the inbound topics (consumer group), matches each event
   against the in-memory trigger index and produces history records (and
-  dead letters);
+  dead letters), plus one `instance.start` command per occurrence that
+  created an instance (with the workflow's configuration from the
+  definitions topic), which the instance runner (engine.worker.instances)
+  consumes;
 - `project` consumes the history topic and upserts it into Postgres.
 
 Both read whole batches from aiokafka (`streams.BatchConsumer`): a batch's
@@ -22,7 +25,7 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from engine import history
+from engine import commands, history
 from engine.activities import ActivitySettings, HttpStack, Stack
 from engine.matching import MatchResult, decode_headers, match_record
 from engine.projection import ProjectionWriter
@@ -120,6 +123,7 @@ class Worker:
                 max_bytes=kafka.max_event_bytes,
                 fetch=fetch,
                 max_record_bytes=self.max_record_bytes,
+                workflows=self.reader.workflows,
             )
             results.append((coordinates, result))
         return results
@@ -156,6 +160,9 @@ class Worker:
                         target, key=out.key, value=out.value, headers=list(out.headers)
                     )
                 )
+            for start in result.starts:
+                key, value = commands.encode(start)
+                pending.append(await producer.send(topics.commands, key=key, value=value))
             OCCURRENCES.inc(result.matched)
         # Every record must be acknowledged before the batch's offsets are
         # committed: offsets never run ahead of what was produced.

@@ -34,6 +34,23 @@ class Stack:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.api_url, timeout=10)
 
+    def respawn(self, name: str, log: Path, *, kill: bool = True) -> None:
+        """Replace process `name`: SIGKILL (or a graceful stop) then a new one on
+        the same settings, logging to `log`."""
+        old = self.processes[name]
+        if kill:
+            old.kill()
+            old.wait(timeout=20)
+        else:
+            terminate(old, grace=20)
+        with log.open("wb") as out:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "compose", name],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
 
 def _wait(ready: Callable[[], bool], procs: dict[str, subprocess.Popen[bytes]], logs: Path) -> None:
     deadline = time.monotonic() + 90

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from compose.localstack._process import terminate
 from streams import codec
 from tests.e2e.conftest import Stack
 from tests.e2e.test_walking_skeleton import poll
@@ -117,16 +114,9 @@ def test_a_restarted_worker_restores_waiting_instances_from_the_changelog(
     with stack.client() as client:
         instance_id = _start(client, [{"wait_event": {"event": "go"}}])
         poll(lambda: _history(client, instance_id), lambda rows: len(rows) == 1, timeout=60)
-        terminate(stack.processes["worker"], grace=20)
         # The new process knows the instance only through the changelog: an
         # event reaching an unknown instance is rejected.
-        with (tmp_path / "worker-2.log").open("wb") as log:
-            stack.processes["worker"] = subprocess.Popen(
-                [sys.executable, "-m", "compose", "worker"],
-                env=stack.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        stack.respawn("worker", tmp_path / "worker-2.log", kill=False)
         sent = client.post(f"/v2/instances/{instance_id}/events", json={"name": "go"})
         assert sent.status_code == 204, sent.text
         done = poll(lambda: _instance(client, instance_id), lambda i: i["terminated"], timeout=90)

@@ -155,25 +155,32 @@ async def test_a_deleted_trigger_stops_firing(run_stack: Callable[..., Stack]) -
     with stack.client() as http:
         assert http.delete(f"/v2/triggers/{trigger_id}").status_code == 204
         assert http.get(f"/v2/triggers/{trigger_id}").status_code == 404
-    # Published after the delete (API order = topic order): never matched.
-    await publish(stack, json.dumps(committed_transaction(99, key="after-delete")).encode())
-    with stack.client() as http:
-        # Let the worker consume it; a positive control proves it is consuming.
+        # A control trigger created after the delete: once it fires, the
+        # worker has read the definitions topic past the tombstone (definitions
+        # reach workers within a poll, not before events published at once).
         _, control = create_definitions(stack)
-        # The control trigger reaches the worker through the outbox and the
-        # definitions topic: an event published before it arrives is not
-        # matched, so publish fresh control events until one is.
-        seen: list[Any] = []
-        for attempt in range(10):
-            key = f"control-{attempt}"
-            await publish(stack, json.dumps(committed_transaction(100 + attempt, key=key)).encode())
-            seen = poll(
-                lambda: http.get(f"/v2/triggers/{control}/occurrences").json()["cursor"]["data"],
-                bool,
-                timeout=5,
-            )
-            if seen:
-                break
-        assert seen, "the control trigger never fired"
+
+        async def control_fires(prefix: str) -> None:
+            for attempt in range(10):
+                key = f"{prefix}-{attempt}"
+                await publish(
+                    stack, json.dumps(committed_transaction(100 + attempt, key=key)).encode()
+                )
+                seen = poll(
+                    lambda: http.get(f"/v2/triggers/{control}/occurrences").json()["cursor"][
+                        "data"
+                    ],
+                    lambda rows, key=key: any(r["event"]["idempotency_key"] == key for r in rows),
+                    timeout=5,
+                )
+                if any(r["event"]["idempotency_key"] == key for r in seen):
+                    return
+            raise AssertionError("the control trigger never fired")
+
+        await control_fires("before")
+        # Now the deleted trigger is gone from the worker: this event must not
+        # reach it (the control events after it give the worker time to read it).
+        await publish(stack, json.dumps(committed_transaction(99, key="after-delete")).encode())
+        await control_fires("after")
         gone = http.get(f"/v2/triggers/{trigger_id}/occurrences").json()["cursor"]["data"]
         assert gone == []

@@ -1,10 +1,12 @@
 import datetime as dt
 import json
+import uuid
 from typing import Any
 
 import orjson
 import pytest
 
+from engine.definitions import WorkflowDefinition
 from engine.matching import decode_headers, match_record
 from tests.builders import make_index, make_trigger
 from triggers import TriggerIndex
@@ -174,3 +176,41 @@ def test_an_occurrence_too_large_to_record_keeps_the_event_and_starts_nothing() 
     assert "workflowInstanceID" not in record["occurrence"]
     assert "exceeds the 8000-byte record limit" in record["occurrence"]["error"]
     assert record["occurrence"]["event"]["payload"]["blob"] == "x" * 5000
+
+
+WORKFLOWS = {
+    "w1": WorkflowDefinition(
+        id="w1",
+        config={"name": "pay", "stages": [{"delay": {"duration": "1s"}}]},
+        created_at="2025-03-04T09:00:00Z",
+    )
+}
+
+
+def test_an_occurrence_starts_its_instance_on_the_workflow_it_was_defined_with() -> None:
+    index = make_index(make_trigger(vars={"txID": "event.transactions[0].id"}))
+    result = run(envelope(idempotency_key="evt-1"), index, workflows=WORKFLOWS)
+    [start] = result.starts
+    instance = orjson.loads(result.outputs[0].value)["instance"]
+    assert start.instance_id == instance["id"]
+    assert start.workflow_id == "w1"
+    assert start.config == WORKFLOWS["w1"].config
+    assert start.variables == {"txID": "57"}
+    assert start.created_at == instance["createdAt"]
+    # The run id is a UUID derived from the occurrence: a re-matched event
+    # sends the same command, which the runtime rejects as already started.
+    again = run(envelope(idempotency_key="evt-1"), index, workflows=WORKFLOWS).starts[0]
+    other = run(envelope(idempotency_key="evt-2"), index, workflows=WORKFLOWS).starts[0]
+    assert uuid.UUID(start.id)
+    assert again == start
+    assert other.id != start.id
+
+
+def test_occurrences_that_create_no_instance_start_nothing() -> None:
+    failing = make_index(make_trigger(vars={"x": "event.nope.deeper"}))
+    assert run(envelope(), failing, workflows=WORKFLOWS).starts == []
+    too_large = make_index(make_trigger(vars={"all": "toJSON(event)"}))
+    raw = envelope(payload={"ledger": "main", "blob": "x" * 5000})
+    assert run(raw, too_large, workflows=WORKFLOWS, max_record_bytes=8000).starts == []
+    # Without the workflow configurations (a test of matching alone) nothing starts.
+    assert run(envelope(), make_index(make_trigger())).starts == []
