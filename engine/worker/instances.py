@@ -4,7 +4,8 @@ One batch loop consumes `orchestration.commands` (group `<group>.instances`):
 
 1. ownership follows the consumer group: when partitions are assigned, the
    compacted changelog `orchestration.instances` is read to its end for
-   them (the live instances; finished ones are tombstoned) and every
+   them (the live instances, and markers of those finished within 7 days,
+   so a start redelivered for one is rejected) and every
    restored instance is re-armed (`Recover`): its timer at its recorded due
    time, or its in-flight activity re-sent with the same idempotency key as
    a new attempt, recorded before it is called. Revoked partitions drop
@@ -14,7 +15,7 @@ One batch loop consumes `orchestration.commands` (group `<group>.instances`):
    `applied_offset` was applied before (a batch redelivered after a crash)
    and is skipped, so replaying any suffix of the topic changes nothing;
 3. the batch's history records go to the history topic, and the new states
-   (a tombstone for a terminated instance) to the changelog, keyed by
+   (a small finished marker for a terminated instance) to the changelog, keyed by
    instance id; the handler waits for every acknowledgement, so the offsets
    (committed after it returns) never run ahead of what was produced, and
    the in-memory states are replaced only then (a failed batch is replayed
@@ -35,7 +36,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -81,6 +82,12 @@ REPORT_RETRIES = Counter(
 
 INSTANCE_BATCH = 500
 
+# A finished instance leaves a marker (`{"finished": <time>}`, ~60 bytes in
+# the changelog, ~150 in memory) instead of its state; markers older than
+# this are tombstoned at the next restore. 7 days: Kafka's default retention,
+# so any redelivery of an event still in its topic finds the marker.
+FINISHED_RETENTION = timedelta(days=7)
+
 
 def to_input(command: commands.Command, *, stack: str, now: datetime) -> Input:
     """The machine input a command stands for."""
@@ -115,6 +122,7 @@ class InstanceRunner:
         *,
         stack_name: str = "default",
         max_concurrency: int = 32,
+        finished_retention: timedelta = FINISHED_RETENTION,
     ) -> None:
         self.kafka = kafka
         self.topics = topics
@@ -124,6 +132,11 @@ class InstanceRunner:
         # each lives (its commands partition is its changelog partition).
         self.states: dict[str, InstanceState] = {}
         self._partition: dict[str, int] = {}
+        # Instances that finished within `finished_retention`, and when: a start
+        # command for one of them (an event redelivered or replayed) is
+        # rejected instead of running the workflow again.
+        self._finished: dict[str, tuple[int, datetime]] = {}
+        self.finished_retention = finished_retention
         self._owned: set[int] = set()
         # One batch or one rebalance step at a time: a rebalance never drops
         # states under a batch that is writing them.
@@ -177,6 +190,8 @@ class InstanceRunner:
             for iid in dropped:
                 self.states.pop(iid, None)
                 self._partition.pop(iid, None)
+            for iid in [iid for iid, (p, _) in self._finished.items() if p in lost]:
+                del self._finished[iid]
             self._owned -= lost
         log.info("instances.revoked", partitions=sorted(lost), instances=len(dropped))
 
@@ -198,7 +213,7 @@ class InstanceRunner:
             enable_auto_commit=False,
         )
         await consumer.start()
-        found: dict[str, tuple[int, InstanceState | None]] = {}
+        found: dict[str, tuple[int, InstanceState | datetime | None]] = {}
         try:
             tps = [TopicPartition(self.topics.instances, p) for p in sorted(partitions)]
             consumer.assign(tps)
@@ -209,21 +224,29 @@ class InstanceRunner:
                     batch = await consumer.getmany(tp, timeout_ms=500, max_records=10_000)
                     for record in batch.get(tp, []):
                         key = (record.key or b"").decode()
-                        state = (
-                            None
-                            if record.value is None
-                            else InstanceState.from_wire(codec.loads(record.value))
-                        )
-                        found[key] = (tp.partition, state)
+                        found[key] = (tp.partition, _read_state(record.value))
         finally:
             await consumer.stop()
-        live = []
+        live, expired = [], []
+        horizon = datetime.now(UTC) - self.finished_retention
         for iid, (partition, state) in found.items():
-            if state is not None and not state.terminated:
+            if isinstance(state, InstanceState) and not state.terminated:
                 self.states[iid] = state
                 self._partition[iid] = partition
                 live.append(iid)
-        log.info("instances.restored", partitions=sorted(partitions), instances=len(live))
+            elif isinstance(state, datetime):
+                if state < horizon:
+                    expired.append(iid)
+                else:
+                    self._finished[iid] = (partition, state)
+        await self._write(dict.fromkeys(expired, None), [], forget=True)
+        log.info(
+            "instances.restored",
+            partitions=sorted(partitions),
+            instances=len(live),
+            finished=len(found) - len(live) - len(expired),
+            expired=len(expired),
+        )
         return live
 
     async def _recover(self, instance_ids: Sequence[str]) -> None:
@@ -274,6 +297,10 @@ class InstanceRunner:
                 )
                 continue
             iid = command.instance_id
+            if (iid in states and states[iid] is None) or iid in self._finished:
+                COMMANDS.labels("rejected").inc()
+                log.info("command.rejected", command=command.id, reason="instance finished")
+                continue
             current = states[iid] if iid in states else self.states.get(iid)
             if current is not None and record.offset <= current.applied_offset:
                 COMMANDS.labels("duplicate").inc()
@@ -313,17 +340,24 @@ class InstanceRunner:
                 effects.append((iid, outcome.state, effect))
 
     async def _write(
-        self, states: dict[str, InstanceState | None], history_records: list[tuple[str, bytes]]
+        self,
+        states: dict[str, InstanceState | None],
+        history_records: list[tuple[str, bytes]],
+        *,
+        forget: bool = False,
     ) -> None:
-        """History first, then the states (a tombstone for a terminated instance);
-        the in-memory states change only once the broker acknowledged all."""
+        """History first, then the states (None: the instance finished, and its
+        marker is written; with `forget`, a tombstone); the in-memory states
+        change only once the broker acknowledged all."""
         assert self._producer is not None
         producer, topics = self._producer, self.topics
+        now = datetime.now(UTC)
+        marker = None if forget else codec.dumps({"finished": now.isoformat()})
         pending = []
         for iid, value in history_records:
             pending.append(await producer.send(topics.history, key=iid.encode(), value=value))
         for iid, maybe in states.items():
-            wire = None if maybe is None else codec.dumps(maybe.to_wire())
+            wire = marker if maybe is None else codec.dumps(maybe.to_wire())
             pending.append(await producer.send(topics.instances, key=iid.encode(), value=wire))
         if pending:
             await asyncio.gather(*pending)
@@ -331,7 +365,9 @@ class InstanceRunner:
             if maybe is None:
                 # Terminated: nothing it waited for matters any more (8.5).
                 self.states.pop(iid, None)
-                self._partition.pop(iid, None)
+                partition = self._partition.pop(iid, None)
+                if not forget and partition is not None:
+                    self._finished[iid] = (partition, now)
                 call = self._calls.pop(iid, None)
                 timer = self._timers.pop(iid, None)
                 for task in (call, timer[1] if timer else None):
@@ -434,6 +470,16 @@ class InstanceRunner:
                 log.warning("instance.report_retry", command=command.id, error=repr(exc)[:300])
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+
+def _read_state(value: bytes | None) -> InstanceState | datetime | None:
+    """A changelog value: a live state, a finished marker (its time), a tombstone."""
+    if value is None:
+        return None
+    wire = codec.loads(value)
+    if isinstance(wire, dict) and "finished" in wire:
+        return datetime.fromisoformat(str(wire["finished"]))
+    return InstanceState.from_wire(wire)
 
 
 class NoStack:

@@ -138,6 +138,10 @@ async def test_an_event_runs_its_triggered_send_on_the_sandbox_once(
             lambda rows: len(rows) > 1,
             timeout=5,
         )
+        # Its start command was rejected (the instance finished): the run was
+        # not repeated, so its stage history is the same, to the timestamps.
+        assert _activities(client, instance_id) == [activity]
+        assert len(_instance(client, instance_id)["status"]) == 1
     assert [o["id"] for o in again] == [occurrence["id"]]
     assert activity["name"] == "CreateTransaction"
     assert b"1180591620717411303427" in json.dumps(activity).encode()
