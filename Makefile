@@ -45,6 +45,7 @@ $(STAMP): pyproject.toml
 bench: bootstrap venv
 	$(BIN)/python benchmarks/expr.py
 	$(BIN)/python benchmarks/matching.py
+	$(BIN)/python benchmarks/engine.py
 
 clean:
 	rm -rf $(VENV) .orchestration .pytest_cache .mypy_cache .ruff_cache compose/kafka/target
