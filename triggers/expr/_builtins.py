@@ -68,6 +68,8 @@ T_FLOAT: Final = "float64"
 T_STR: Final = "string"
 T_LIST: Final = "[]interface {}"
 T_MAP: Final = "map[string]interface {}"
+T_TIME: Final = "time.Time"
+T_DURATION: Final = "time.Duration"
 NUMERIC: Final = frozenset({T_INT, T_FLOAT})
 SCALAR_TYPES: Final = frozenset({T_NIL, T_BOOL, T_INT, T_FLOAT, T_STR})
 
@@ -319,9 +321,9 @@ BUILTINS: Final[dict[str, Builtin]] = {
     "bitshl": Builtin(_bit(lambda a, b: a << min(_shift_check(b), 64)), 2, 2, T_INT),
     "bitshr": Builtin(_bit(lambda a, b: a >> min(_shift_check(b), 64)), 2, 2, T_INT),
     "bitushr": Builtin(_bit(lambda a, b: (a % 2**64) >> min(_shift_check(b), 64)), 2, 2, T_INT),
-    "now": Builtin(now, 0, 1, T_ANY, pure=False),
-    "date": Builtin(make_date, 1, 4, T_ANY),
-    "duration": Builtin(parse_duration, 1, 1, T_ANY),
+    "now": Builtin(now, 0, 1, T_TIME, pure=False),
+    "date": Builtin(make_date, 1, 4, T_TIME),
+    "duration": Builtin(parse_duration, 1, 1, T_DURATION),
     "timezone": Builtin(load_zone, 1, 1, T_ANY),
 }
 

@@ -26,12 +26,14 @@ from ._builtins import (
     PREDICATE_RESULTS,
     T_ANY,
     T_BOOL,
+    T_DURATION,
     T_FLOAT,
     T_INT,
     T_LIST,
     T_MAP,
     T_NIL,
     T_STR,
+    T_TIME,
 )
 from ._errors import ChainNil, CompileError, Fail
 from ._link import call_link
@@ -39,7 +41,9 @@ from ._predicates import PredicateCall
 from ._predicates import build as build_predicate
 from ._regex import PatternError, compile_re2
 from ._statics import (
+    TIMES,
     UNKNOWN,
+    arithmetic_result,
     branches_static,
     coalesce_static,
     comparable,
@@ -219,7 +223,8 @@ class Compiler:
                 self.mismatch(op, left_type, right_type, pos)
             return self.fold(shapes.equality(left, right, op == "!="), T_BOOL, [left, right], pos)
         if op in ("<", ">", "<=", ">="):
-            self.check(op, left_type, right_type, pos, (NUMERIC, {T_STR}))
+            groups = (NUMERIC, {T_STR}, {T_TIME}, {T_DURATION})
+            self.check(op, left_type, right_type, pos, groups)
             return self.fold(shapes.ordering(left, right, op, pos), T_BOOL, [left, right], pos)
         if op in ("+", "-", "*", "/", "%", "**", "^"):
             # Upstream's fold step fails the compilation only on `%` by zero
@@ -285,23 +290,9 @@ class Compiler:
     def arithmetic(
         self, op: str, left: Compiled, right: Compiled, pos: int, strict: bool
     ) -> Compiled:
-        left_type, right_type = left.typ, right.typ
-        if op == "+":
-            self.check(op, left_type, right_type, pos, (NUMERIC, {T_STR}))
-        elif op == "%":
-            self.check(op, left_type, right_type, pos, ({T_INT},))
-        else:
-            self.check(op, left_type, right_type, pos, (NUMERIC,))
-        if op in ("/", "**", "^"):
-            typ = T_FLOAT
-        elif op == "%":
-            typ = T_INT
-        elif left_type == right_type and left_type != T_ANY:
-            typ = left_type
-        elif left_type in NUMERIC and right_type in NUMERIC:
-            typ = T_FLOAT
-        else:
-            typ = T_ANY
+        typ = arithmetic_result(op, left.typ, right.typ)
+        if typ is None:
+            self.mismatch(op, left.typ, right.typ, pos)
         return self.fold(shapes.arithmetic(op, left, right, pos), typ, [left, right], pos, strict)
 
     def membership(self, left: Compiled, right: Compiled, node: syntax.Binary) -> Compiled:
@@ -397,8 +388,9 @@ class Compiler:
         if spec.first is not None:
             checked = args if spec.max_args > 2 else args[:1]
             for a in checked:
-                # nil is left to run time, as upstream's validators do.
-                if a.typ not in (T_ANY, T_NIL) and a.typ not in spec.first:
+                # nil is left to run time, as upstream's validators do; so are
+                # times, whose Go kinds (a struct, an int64) are not modelled.
+                if a.typ not in (T_ANY, T_NIL) and a.typ not in TIMES and a.typ not in spec.first:
                     self.error(f"invalid argument for {node.name} (type {a.typ})", node.pos)
         typ = args[0].typ if spec.result == "same" else spec.result
         elem = Static(spec.elem) if spec.elem is not None else None

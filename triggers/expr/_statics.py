@@ -16,10 +16,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._builtins import NUMERIC, T_ANY, T_BOOL, T_INT, T_LIST, T_MAP, T_NIL, T_STR
+from ._builtins import (
+    NUMERIC,
+    T_ANY,
+    T_BOOL,
+    T_DURATION,
+    T_FLOAT,
+    T_INT,
+    T_LIST,
+    T_MAP,
+    T_NIL,
+    T_STR,
+    T_TIME,
+)
 from ._types import Compiled, Static
 
 UNKNOWN = Static(T_ANY)
+TIMES = frozenset({T_TIME, T_DURATION})
 
 
 def element(of: Static) -> Static | None:
@@ -47,6 +60,62 @@ def literal_elem(items: Sequence[Compiled]) -> Static | None:
     return items[-1].static
 
 
+# Types of the operands each arithmetic operator accepts with an unknown
+# other side (upstream's MaybeCompatible checks).
+_PARTNERS: dict[str, frozenset[str]] = {
+    "+": NUMERIC | {T_STR, T_TIME, T_DURATION},
+    "-": NUMERIC | {T_TIME, T_DURATION},
+    "*": NUMERIC | {T_DURATION},
+    "/": NUMERIC,
+    "**": NUMERIC,
+    "^": NUMERIC,
+    "%": frozenset({T_INT}),
+}
+# Results of the pairs of known types each operator accepts.
+_TIME_PAIRS: dict[str, dict[tuple[str, str], str]] = {
+    "+": {
+        (T_STR, T_STR): T_STR,
+        (T_TIME, T_DURATION): T_TIME,
+        (T_DURATION, T_TIME): T_TIME,
+        (T_DURATION, T_DURATION): T_DURATION,
+    },
+    "-": {
+        (T_TIME, T_TIME): T_DURATION,
+        (T_TIME, T_DURATION): T_TIME,
+        (T_DURATION, T_DURATION): T_DURATION,
+    },
+    "*": {
+        (T_INT, T_DURATION): T_DURATION,
+        (T_FLOAT, T_DURATION): T_DURATION,
+        (T_DURATION, T_INT): T_DURATION,
+        (T_DURATION, T_FLOAT): T_DURATION,
+        (T_DURATION, T_DURATION): T_DURATION,
+    },
+}
+
+
+def arithmetic_result(op: str, left: str, right: str) -> str | None:
+    """Static type of ``left op right``, None when upstream rejects the pair."""
+    if op == "%":
+        fixed: str | None = T_INT
+    elif op in ("/", "**", "^"):
+        fixed = T_FLOAT
+    else:
+        fixed = None
+    if left == T_ANY or right == T_ANY:
+        known = right if left == T_ANY else left
+        if known != T_ANY and known not in _PARTNERS[op]:
+            return None
+        return fixed or T_ANY
+    if left in NUMERIC and right in NUMERIC and op != "%":
+        if fixed is not None:
+            return fixed
+        return T_INT if left == right == T_INT else T_FLOAT
+    if op == "%":
+        return T_INT if left == right == T_INT else None
+    return _TIME_PAIRS.get(op, {}).get((left, right))
+
+
 def comparable(left: str, right: str) -> bool:
     """Go's ComparableTo: ``==`` and ``in`` accept these pairs."""
     if T_ANY in (left, right) or T_NIL in (left, right):
@@ -69,13 +138,15 @@ def membership_error(needle: Static, haystack: Static) -> str | None:
         return None
     if haystack.typ == T_ANY or (needle.typ == T_ANY and haystack.typ == T_STR):
         return None
+    if haystack.typ == T_TIME and needle.typ in (T_ANY, T_STR):
+        return None  # upstream lets a string name a field of a struct
     return f"invalid operation: in (mismatched types {needle.typ} and {haystack.typ})"
 
 
 def member_error(obj: str, prop: str, name: str | None) -> str | None:
     """``obj[prop]``, or ``obj.name`` / ``obj["name"]`` when ``name`` is given."""
-    if obj == T_ANY:
-        return None
+    if obj == T_ANY or obj in TIMES:
+        return None  # times have methods (`.Year()`): not modelled, left to run time
     if name is not None and obj == T_NIL:
         return f"type nil has no field {name}"
     if obj == T_MAP:
