@@ -6,8 +6,9 @@ fetcher, the others hold ``let`` variables and predicate state), or None for
 programs that need no slots.  Static types are only known for literals and
 builtin results (flows compiles without a declared env), which is exactly
 what decides whether upstream reports an error at compile time or at run
-time.  Hot node shapes (member paths on dicts, comparisons with constants)
-get dedicated closures; see _shapes.py.
+time; the rules between static types are in _statics.py.  Hot node
+shapes (member paths on dicts, comparisons with constants) get dedicated
+closures; see _shapes.py.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Flows compiles without a declared environment, so the checker knows only
 literals, builtin results and what flows from them: a literal array's
 element type (``[1, 2]`` holds ints), the element ``#`` of such an array in
-a predicate, a ``let`` bound to one.  ``T_ANY`` is Go's "unknown" and never
-causes an error: anything read from ``event`` keeps compiling.
+a predicate, a ``let`` bound to one, times from ``date()``.  ``T_ANY`` is
+Go's "unknown": a value read from ``event`` is only rejected beside a literal
+the operator never takes (``event.x + true``), else it is checked when run.
 
 Each ``*_error`` function returns upstream's message, or None when the
 operands may be valid at run time.  Static types only decide errors: a value
