@@ -68,6 +68,8 @@ T_FLOAT: Final = "float64"
 T_STR: Final = "string"
 T_LIST: Final = "[]interface {}"
 T_MAP: Final = "map[string]interface {}"
+T_TIME: Final = "time.Time"
+T_DURATION: Final = "time.Duration"
 NUMERIC: Final = frozenset({T_INT, T_FLOAT})
 SCALAR_TYPES: Final = frozenset({T_NIL, T_BOOL, T_INT, T_FLOAT, T_STR})
 
@@ -88,6 +90,9 @@ class Builtin:
     pre: Callable[[Any, list[Any], int], None] | None = None
     # Walks its arguments recursively: charged like a walk (frames only).
     walks: bool = False
+    # Static type of the result's elements when it is a list Go types
+    # (``split`` returns ``[]string``).
+    elem: str | None = None
 
 
 def _len(v: Any) -> int:
@@ -272,8 +277,8 @@ BUILTINS: Final[dict[str, Builtin]] = {
     "trimSuffix": Builtin(_trim_suffix, 1, 2, T_STR),
     "upper": Builtin(_upper, 1, 1, T_STR),
     "lower": Builtin(_lower, 1, 1, T_STR),
-    "split": Builtin(_split, 2, 3, T_LIST),
-    "splitAfter": Builtin(_split_after, 2, 3, T_LIST),
+    "split": Builtin(_split, 2, 3, T_LIST, elem=T_STR),
+    "splitAfter": Builtin(_split_after, 2, 3, T_LIST, elem=T_STR),
     "replace": Builtin(_replace, 3, 4, T_STR, pre=_replace_cost),
     "repeat": Builtin(_repeat, 2, 2, T_STR, pre=_repeat_cost),
     "join": Builtin(_join, 1, 2, T_STR, pre=_join_cost),
@@ -297,7 +302,7 @@ BUILTINS: Final[dict[str, Builtin]] = {
     "fromBase64": Builtin(_from_base64, 1, 1, T_STR),
     "first": Builtin(_first, 1, 1, T_ANY, frozenset({T_LIST}), True),
     "last": Builtin(_last, 1, 1, T_ANY, frozenset({T_LIST}), True),
-    "get": Builtin(get, 2, 2, T_ANY),
+    "get": Builtin(get, 2, 2, T_ANY, validated=True),  # types checked by the compiler
     "take": Builtin(_take, 2, 2, T_LIST, frozenset({T_LIST}), True),
     "keys": Builtin(_keys, 1, 1, T_LIST, frozenset({T_MAP}), True),
     "values": Builtin(_values, 1, 1, T_LIST, frozenset({T_MAP}), True),
@@ -316,9 +321,9 @@ BUILTINS: Final[dict[str, Builtin]] = {
     "bitshl": Builtin(_bit(lambda a, b: a << min(_shift_check(b), 64)), 2, 2, T_INT),
     "bitshr": Builtin(_bit(lambda a, b: a >> min(_shift_check(b), 64)), 2, 2, T_INT),
     "bitushr": Builtin(_bit(lambda a, b: (a % 2**64) >> min(_shift_check(b), 64)), 2, 2, T_INT),
-    "now": Builtin(now, 0, 1, T_ANY, pure=False),
-    "date": Builtin(make_date, 1, 4, T_ANY),
-    "duration": Builtin(parse_duration, 1, 1, T_ANY),
+    "now": Builtin(now, 0, 1, T_TIME, pure=False),
+    "date": Builtin(make_date, 1, 4, T_TIME),
+    "duration": Builtin(parse_duration, 1, 1, T_DURATION),
     "timezone": Builtin(load_zone, 1, 1, T_ANY),
 }
 

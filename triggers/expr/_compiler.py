@@ -6,8 +6,9 @@ fetcher, the others hold ``let`` variables and predicate state), or None for
 programs that need no slots.  Static types are only known for literals and
 builtin results (flows compiles without a declared env), which is exactly
 what decides whether upstream reports an error at compile time or at run
-time.  Hot node shapes (member paths on dicts, comparisons with constants)
-get dedicated closures; see _shapes.py.
+time; the rules between static types are in _statics.py.  Hot node
+shapes (member paths on dicts, comparisons with constants) get dedicated
+closures; see _shapes.py.
 """
 
 from __future__ import annotations
@@ -26,19 +27,36 @@ from ._builtins import (
     PREDICATE_RESULTS,
     T_ANY,
     T_BOOL,
+    T_DURATION,
     T_FLOAT,
     T_INT,
     T_LIST,
     T_MAP,
     T_NIL,
     T_STR,
+    T_TIME,
 )
 from ._errors import ChainNil, CompileError, Fail
 from ._link import call_link
 from ._predicates import PredicateCall
 from ._predicates import build as build_predicate
 from ._regex import PatternError, compile_re2
-from ._types import Compiled, Fn
+from ._statics import (
+    TIMES,
+    UNKNOWN,
+    arithmetic_result,
+    branches_static,
+    coalesce_static,
+    comparable,
+    get_error,
+    item_static,
+    literal_elem,
+    member_error,
+    membership_error,
+    predicate_error,
+    predicate_result,
+)
+from ._types import Compiled, Fn, Static
 from ._values import go_type
 
 
@@ -61,11 +79,20 @@ def static_type(v: Any) -> str:
     return T_ANY
 
 
-def const(v: Any) -> Compiled:
+def const(v: Any, known: Static | None = None) -> Compiled:
+    """A constant; ``known`` is the checker's type for a folded one.
+
+    Folding happens after upstream's checker ran, so a folded value keeps
+    the type the checker gave its expression (``first([1]) + "a"`` compiles:
+    ``first`` yields an unknown type), not the value's own.
+    """
+
     def fn(env: Mapping[str, Any], frame: Any) -> Any:
         return v
 
-    return Compiled(fn, static_type(v), v)
+    if known is None:
+        return Compiled(fn, static_type(v), v)
+    return Compiled(fn, known.typ, v, known.elem)
 
 
 @dataclass(slots=True)
@@ -73,6 +100,7 @@ class _PredScope:
     elem: int
     index: int
     acc: int | None
+    item: Static  # the static type of `#`
 
 
 class Compiler:
@@ -82,7 +110,7 @@ class Compiler:
         self.uses_frame = False
         # Constant folding draws from one budget for the whole compilation.
         self.fold_frame: list[Any] = [None, MAX_STEPS, MAX_BYTES]
-        self.lets: list[dict[str, tuple[int, str]]] = [{}]
+        self.lets: list[dict[str, tuple[int, Static]]] = [{}]
         self.preds: list[_PredScope] = []
 
     def error(self, message: str, pos: int) -> NoReturn:
@@ -94,16 +122,23 @@ class Compiler:
         return self.nslots - 1
 
     def fold(
-        self, fn: Fn, typ: str, parts: list[Compiled], pos: int, strict: bool = False
+        self,
+        fn: Fn,
+        typ: str,
+        parts: list[Compiled],
+        pos: int,
+        strict: bool = False,
+        elem: Static | None = None,
     ) -> Compiled:
         """Evaluate ``fn`` now when all ``parts`` are constants.
 
-        ``strict``: a failure is a compile error (upstream's fold step raises
-        it, e.g. ``1 % 0``); otherwise the failure is left for run time.
+        ``typ``/``elem``: the result's static type.  ``strict``: a failure is
+        a compile error (upstream's fold step raises it, e.g. ``1 % 0``);
+        otherwise the failure is left for run time.
         """
         if all(p.const for p in parts):
             try:
-                return const(fn({}, self.fold_frame))
+                return const(fn({}, self.fold_frame), Static(typ, elem))
             except OverBudget:
                 pass  # left for run time, where it fails within its own budget
             except Fail as exc:
@@ -111,7 +146,7 @@ class Compiler:
                     self.error(exc.message.removeprefix("runtime error: "), pos)
             except ChainNil:
                 pass  # `nil?.x`: the enclosing chain yields nil at run time
-        return Compiled(fn, typ)
+        return Compiled(fn, typ, elem=elem)
 
     # -- dispatch -----------------------------------------------------------
     def compile(self, node: syntax.Node) -> Compiled:
@@ -125,26 +160,29 @@ class Compiler:
     def c_Ident(self, node: syntax.Ident) -> Compiled:
         found = next((sc[node.name] for sc in reversed(self.lets) if node.name in sc), None)
         if found is not None:
-            slot, typ = found
+            slot, known = found
 
             def var(env: Mapping[str, Any], frame: Any) -> Any:
                 return frame[slot]
 
-            return Compiled(var, typ)
+            return Compiled(var, known.typ, elem=known.elem)
         if node.name == "$env":
 
             def whole_env(env: Mapping[str, Any], frame: Any) -> Any:
                 return env if isinstance(env, dict) else dict(env)
 
-            return Compiled(whole_env, T_MAP)
+            # Unknown to upstream's checker, like every env value.
+            return Compiled(whole_env, T_ANY)
         return Compiled(shapes.env_lookup(node.name), T_ANY)
 
     def c_Pointer(self, node: syntax.Pointer) -> Compiled:
         if not self.preds:
             self.error("cannot use pointer accessor outside predicate", node.pos)
         scope = self.preds[-1]
+        known = Static(T_INT) if node.name == "index" else UNKNOWN
         if node.name == "":
             slot = scope.elem
+            known = scope.item
         elif node.name == "index":
             slot = scope.index
         elif node.name == "acc" and scope.acc is not None:
@@ -155,7 +193,7 @@ class Compiler:
         def pointer(env: Mapping[str, Any], frame: Any) -> Any:
             return frame[slot]
 
-        return Compiled(pointer, T_INT if node.name == "index" else T_ANY)
+        return Compiled(pointer, known.typ, elem=known.elem)
 
     def c_Unary(self, node: syntax.Unary) -> Compiled:
         operand = self.compile(node.operand)
@@ -182,17 +220,22 @@ class Compiler:
         left_type, right_type = left.typ, right.typ
         pos = node.pos
         if op in ("==", "!="):
-            if not _comparable(left_type, right_type):
+            if not comparable(left_type, right_type):
                 self.mismatch(op, left_type, right_type, pos)
             return self.fold(shapes.equality(left, right, op == "!="), T_BOOL, [left, right], pos)
         if op in ("<", ">", "<=", ">="):
-            self.check(op, left_type, right_type, pos, (NUMERIC, {T_STR}))
+            groups = (NUMERIC, {T_STR}, {T_TIME}, {T_DURATION})
+            self.check(op, left_type, right_type, pos, groups)
             return self.fold(shapes.ordering(left, right, op, pos), T_BOOL, [left, right], pos)
         if op in ("+", "-", "*", "/", "%", "**", "^"):
-            return self.arithmetic(op, left, right, pos)
+            # Upstream's fold step fails the compilation only on `%` by zero
+            # between integer literals; other constant failures wait for run time.
+            strict = op == "%" and _int_literal(node.left) and _int_literal(node.right)
+            return self.arithmetic(op, left, right, pos, strict)
         if op == "??":
-            typ = _coalesce_type(left_type, right_type)
-            return self.fold(shapes.coalesce(left.fn, right.fn), typ, [left, right], pos)
+            known = coalesce_static(left.static, right.static)
+            fn = shapes.coalesce(left.fn, right.fn)
+            return self.fold(fn, known.typ, [left, right], pos, elem=known.elem)
         if op == "in":
             return self.membership(left, right, node)
         if op in ("contains", "startsWith", "endsWith"):
@@ -204,7 +247,8 @@ class Compiler:
             return self.matches(left, right, pos)
         if op == "..":
             self.check(op, left_type, right_type, pos, ({T_INT},))
-            folded = self.fold(shapes.range_of(left.fn, right.fn, pos), T_LIST, [left, right], pos)
+            fn = shapes.range_of(left.fn, right.fn, pos)
+            folded = self.fold(fn, T_LIST, [left, right], pos, elem=Static(T_INT))
             if not folded.const:
                 self.uses_frame = True  # a range's length comes from data: budget it
             return folded
@@ -244,36 +288,19 @@ class Compiler:
             return Compiled(right.fn, right.typ)
         return Compiled(shapes.logical(left.fn, right.fn, is_and, node.pos, node.right.pos), T_BOOL)
 
-    def arithmetic(self, op: str, left: Compiled, right: Compiled, pos: int) -> Compiled:
-        left_type, right_type = left.typ, right.typ
-        if op == "+":
-            self.check(op, left_type, right_type, pos, (NUMERIC, {T_STR}))
-        elif op == "%":
-            self.check(op, left_type, right_type, pos, ({T_INT},))
-        else:
-            self.check(op, left_type, right_type, pos, (NUMERIC,))
-        if op in ("/", "**", "^"):
-            typ = T_FLOAT
-        elif op == "%":
-            typ = T_INT
-        elif left_type == right_type and left_type != T_ANY:
-            typ = left_type
-        elif left_type in NUMERIC and right_type in NUMERIC:
-            typ = T_FLOAT
-        else:
-            typ = T_ANY
-        return self.fold(
-            shapes.arithmetic(op, left, right, pos), typ, [left, right], pos, strict=True
-        )
+    def arithmetic(
+        self, op: str, left: Compiled, right: Compiled, pos: int, strict: bool
+    ) -> Compiled:
+        typ = arithmetic_result(op, left.typ, right.typ)
+        if typ is None:
+            self.mismatch(op, left.typ, right.typ, pos)
+        return self.fold(shapes.arithmetic(op, left, right, pos), typ, [left, right], pos, strict)
 
     def membership(self, left: Compiled, right: Compiled, node: syntax.Binary) -> Compiled:
-        left_type, right_type = left.typ, right.typ
         pos = node.pos
-        if right_type == T_MAP:
-            if left_type not in (T_ANY, T_STR):
-                self.error(f"cannot use {left_type} as type string in map key", pos)
-        elif right_type not in (T_LIST, T_ANY) and not (left_type == T_ANY and right_type == T_STR):
-            self.mismatch("in", left_type, right_type, pos)
+        problem = membership_error(left.static, right.static)
+        if problem is not None:
+            self.error(problem, pos)
         items = node.right.items if isinstance(node.right, syntax.ArrayLit) else None
         if items and all(isinstance(i, syntax.Literal) and type(i.value) is str for i in items):
             # Upstream turns an all-string literal list into a hash set.
@@ -301,27 +328,17 @@ class Compiler:
             return Compiled(shapes.path_access(path[0], path[1]), T_ANY)
         obj = self.compile(node.obj)
         prop = self.compile(node.prop)
-        if not (node.optional and obj.typ == T_NIL):
-            self.check_member(obj.typ, prop.typ, node.pos)
+        literal = node.prop.value if isinstance(node.prop, syntax.Literal) else None
+        # `nil?.a` too: upstream's checker rejects a field of nil before `?.` applies.
+        problem = member_error(obj.typ, prop.typ, literal if type(literal) is str else None)
+        if problem is not None:
+            self.error(problem, node.pos)
         fn = shapes.member(obj.fn, prop, node.optional, node.pos)
-        typ = T_INT if obj.typ == T_STR else T_ANY
-        return self.fold(fn, typ, [obj, prop], node.pos)
+        known = item_static(obj.static)
+        return self.fold(fn, known.typ, [obj, prop], node.pos, elem=known.elem)
 
     def is_var(self, name: str) -> bool:
         return name == "$env" or any(name in scope for scope in self.lets)
-
-    def check_member(self, ot: str, pt: str, pos: int) -> None:
-        if ot == T_ANY:
-            return
-        if ot == T_MAP:
-            if pt not in (T_ANY, T_STR):
-                self.error(f"cannot use {pt} to get an element from {ot}", pos)
-            return
-        if ot == T_LIST:
-            if pt not in (T_ANY, T_INT):
-                self.error(f"array elements can only be selected using an integer (got {pt})", pos)
-            return
-        self.error(f"type {ot}[{pt}] is undefined", pos)
 
     def c_Slice(self, node: syntax.Slice) -> Compiled:
         obj = self.compile(node.obj)
@@ -334,11 +351,11 @@ class Compiler:
                 self.error(f"non-integer slice index {bound.typ}", node.pos)
         fn = shapes.slice_(obj.fn, lo.fn if lo else None, hi.fn if hi else None, node.pos)
         parts = [p for p in (obj, lo, hi) if p is not None]
-        return self.fold(fn, obj.typ, parts, node.pos)
+        return self.fold(fn, obj.typ, parts, node.pos, elem=obj.elem)
 
     def c_Chain(self, node: syntax.Chain) -> Compiled:
         inner = self.compile(node.inner)
-        return Compiled(shapes.chain(inner.fn), inner.typ)
+        return Compiled(shapes.chain(inner.fn), inner.typ, elem=inner.elem)
 
     # -- calls --------------------------------------------------------------
     def c_Call(self, node: syntax.Call) -> Compiled:
@@ -372,10 +389,16 @@ class Compiler:
         if spec.first is not None:
             checked = args if spec.max_args > 2 else args[:1]
             for a in checked:
-                # nil is left to run time, as upstream's validators do.
-                if a.typ not in (T_ANY, T_NIL) and a.typ not in spec.first:
+                # nil is left to run time, as upstream's validators do; so are
+                # times, whose Go kinds (a struct, an int64) are not modelled.
+                if a.typ not in (T_ANY, T_NIL) and a.typ not in TIMES and a.typ not in spec.first:
                     self.error(f"invalid argument for {node.name} (type {a.typ})", node.pos)
         typ = args[0].typ if spec.result == "same" else spec.result
+        elem = Static(spec.elem) if spec.elem is not None else None
+        if node.name == "get":
+            self.check_get(node, args)
+            known = item_static(args[0].static)
+            typ, elem = known.typ, known.elem
         if spec.pre is not None:
             self.uses_frame = True  # its cost can outgrow its inputs: give it a budget
         pre = spec.pre or (_charge_walks if spec.walks else None)
@@ -383,14 +406,21 @@ class Compiler:
         grows = spec.pre is None and typ in (T_STR, T_LIST, T_MAP, T_ANY)
         fn = calls.call_builtin(spec.fn, [a.fn for a in args], node.pos, pre, grows)
         if not spec.pure:
-            return Compiled(fn, typ)
-        return self.fold(fn, typ, args, node.pos)
+            return Compiled(fn, typ, elem=elem)
+        return self.fold(fn, typ, args, node.pos, elem=elem)
+
+    def check_get(self, node: syntax.Call, args: list[Compiled]) -> None:
+        problem = get_error(args[0].typ, args[1].typ)
+        if problem is not None:
+            message, at_key = problem
+            self.error(message, node.args[1 if at_key else 0].pos)
 
     def predicate_call(self, node: syntax.Call) -> Compiled:
         lst = self.compile(node.args[0])
         if lst.typ not in (T_ANY, T_LIST):
             self.error(f"builtin {node.name} takes only array (got {lst.typ})", node.pos)
-        scope = _PredScope(self.slot(), self.slot(), self.slot() if node.name == "reduce" else None)
+        acc = self.slot() if node.name == "reduce" else None
+        scope = _PredScope(self.slot(), self.slot(), acc, item_static(lst.static))
         pred: Compiled | None = None
         if len(node.args) > 1:
             pnode = node.args[1]
@@ -402,9 +432,9 @@ class Compiler:
             finally:
                 self.preds.pop()
                 self.lets.pop()
-            wants_bool = node.name not in ("map", "sum", "groupBy", "sortBy", "reduce")
-            if wants_bool and pred.typ not in (T_BOOL, T_ANY):
-                self.error(f"predicate should return boolean (got {pred.typ})", pnode.pos)
+            problem = predicate_error(node.name, pred.static)
+            if problem is not None:
+                self.error(problem, pnode.pos)
         extra = self.compile(node.args[2]) if len(node.args) > 2 else None
         call = PredicateCall(
             name=node.name,
@@ -416,19 +446,19 @@ class Compiler:
             index=scope.index,
             acc=scope.acc or 0,
         )
-        fn = build_predicate(call)
-        return Compiled(fn, PREDICATE_RESULTS[node.name])
+        known = predicate_result(node.name, lst.static, pred.static if pred else None)
+        return Compiled(build_predicate(call), known.typ, elem=known.elem)
 
     # -- structure ----------------------------------------------------------
     def c_ArrayLit(self, node: syntax.ArrayLit) -> Compiled:
         items = [self.compile(i) for i in node.items]
-        return self.fold(calls.array([i.fn for i in items]), T_LIST, items, node.pos)
+        fn = calls.array([i.fn for i in items])
+        return self.fold(fn, T_LIST, items, node.pos, elem=literal_elem(items))
 
     def c_MapLit(self, node: syntax.MapLit) -> Compiled:
+        # Upstream checks no key type: a computed key that is not a string
+        # fails at run time, even `{(1): 2}`.
         pairs = [(self.compile(k), self.compile(v)) for k, v in node.pairs]
-        for k, _ in pairs:
-            if k.typ not in (T_ANY, T_STR):
-                self.error(f"cannot use {k.typ} as map key", node.pos)
         flat = [c for pair in pairs for c in pair]
         fn = calls.map_literal([(k.fn, v.fn) for k, v in pairs], node.pos)
         return self.fold(fn, T_MAP, flat, node.pos)
@@ -440,10 +470,12 @@ class Compiler:
         elvis = node.then is node.cond
         then = cond if elvis else self.compile(node.then)
         other = self.compile(node.other)
+        known = branches_static(then.static, other.static)
         if cond.const:
-            return then if cond.value is True else other
-        typ = then.typ if then.typ == other.typ else T_ANY
-        return Compiled(calls.conditional(cond.fn, then.fn, other.fn, elvis, node.pos), typ)
+            taken = then if cond.value is True else other
+            return Compiled(taken.fn, known.typ, taken.value, known.elem)
+        fn = calls.conditional(cond.fn, then.fn, other.fn, elvis, node.pos)
+        return Compiled(fn, known.typ, elem=known.elem)
 
     def c_Let(self, node: syntax.Let) -> Compiled:
         if node.name in BUILTINS or node.name in PREDICATE_RESULTS:
@@ -452,16 +484,16 @@ class Compiler:
             self.error(f"cannot redeclare variable {node.name}", node.pos)
         value = self.compile(node.value)
         slot = self.slot()
-        self.lets[-1][node.name] = (slot, value.typ)
+        self.lets[-1][node.name] = (slot, value.static)
         try:
             body = self.compile(node.body)
         finally:
             del self.lets[-1][node.name]
-        return Compiled(calls.let(slot, value.fn, body.fn), body.typ)
+        return Compiled(calls.let(slot, value.fn, body.fn), body.typ, elem=body.elem)
 
     def c_Seq(self, node: syntax.Seq) -> Compiled:
         items = [self.compile(i) for i in node.items]
-        return Compiled(calls.sequence([i.fn for i in items]), items[-1].typ)
+        return Compiled(calls.sequence([i.fn for i in items]), items[-1].typ, elem=items[-1].elem)
 
     def c_Predicate(self, node: syntax.Predicate) -> Compiled:
         self.error("unexpected predicate", node.pos)
@@ -475,21 +507,17 @@ def _charge_walks(frame: Any, args: list[Any], pos: int) -> None:
             charge_walk(frame, a, pos)
 
 
-def _coalesce_type(left_type: str, right_type: str) -> str:
-    """Static type of ``left ?? right``."""
-    if left_type == T_NIL:
-        return right_type
-    if left_type == right_type or right_type == T_NIL:
-        return left_type
-    return T_ANY
-
-
-def _comparable(left_type: str, right_type: str) -> bool:
-    if T_ANY in (left_type, right_type) or T_NIL in (left_type, right_type):
-        return True
-    if left_type in NUMERIC and right_type in NUMERIC:
-        return True
-    return left_type == right_type
+def _int_literal(node: syntax.Node) -> bool:
+    """An integer literal once upstream's fold step ran (``-2``, ``3 * 4``)."""
+    if isinstance(node, syntax.Literal):
+        return type(node.value) is int
+    if isinstance(node, syntax.Unary):
+        return node.op in ("-", "+") and _int_literal(node.operand)
+    if isinstance(node, syntax.Binary):
+        return (
+            node.op in ("+", "-", "*", "%") and _int_literal(node.left) and _int_literal(node.right)
+        )
+    return False
 
 
 __all__ = ["Compiled", "Compiler", "Fn", "go_type"]

@@ -23,17 +23,33 @@ Fetch = Callable[[str], Any]
 NO_VALUE: Final[Any] = object()
 
 
+@dataclass(frozen=True, slots=True)
+class Static:
+    """What the checker knows of a value: its type and, for a list, its elements'.
+
+    ``elem`` None means the elements' type is unknown (Go's ``[]interface {}``).
+    """
+
+    typ: str
+    elem: Static | None = None
+
+
 @dataclass(slots=True)
 class Compiled:
-    """A compiled node: closure, static type, and the value if constant."""
+    """A compiled node: closure, static type, the value if constant, list elements' type."""
 
     fn: Fn
     typ: str
     value: Any = NO_VALUE
+    elem: Static | None = None
 
     @property
     def const(self) -> bool:
         return self.value is not NO_VALUE
+
+    @property
+    def static(self) -> Static:
+        return Static(self.typ, self.elem)
 
 
 class LinkedMap(dict[str, Any]):

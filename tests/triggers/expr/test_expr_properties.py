@@ -142,3 +142,90 @@ def test_round_is_half_away_from_zero(x: float) -> None:
     if abs(r - x) == 0.5:
         assert abs(r) > abs(x)
     assert math.copysign(1.0, r) == math.copysign(1.0, x) or r == 0
+
+
+# -- static checks between literal types ------------------------------------
+# A reference model of upstream's checker for literals, written from
+# EXPR.md 5.1-5.5: a pair is rejected at compile time exactly when the model
+# says so.  An event field has no static type: beside it, only a literal
+# that could never suit the operator is rejected (`event.x + true`).
+
+NUMBERS = {"int", "float"}
+LITERALS: dict[str, st.SearchStrategy[str]] = {
+    "int": st.integers(0, 10**6).map(str),
+    "float": st.floats(0, 1e6, allow_nan=False).map(repr),
+    "string": st.text(alphabet="ab z", max_size=4).map(lambda s: f'"{s}"'),
+    "bool": st.sampled_from(["true", "false"]),
+    "nil": st.just("nil"),
+    "list": st.sampled_from(["[]", "[1]", '["a", 2]']),
+    "map": st.sampled_from(["{}", "{a: 1}"]),
+}
+KINDS = st.sampled_from(sorted(LITERALS))
+
+
+@st.composite
+def literal(draw: st.DrawFn, kind: str | None = None) -> tuple[str, str]:
+    k = kind or draw(KINDS)
+    return k, draw(LITERALS[k])
+
+
+def go_comparable(a: str, b: str) -> bool:
+    return "nil" in (a, b) or {a, b} <= NUMBERS or a == b
+
+
+# Operand kinds each operator takes (EXPR.md 5.1, 5.3, 5.4).
+OPERANDS = {
+    "+": [NUMBERS, {"string"}],
+    "-": [NUMBERS],
+    "*": [NUMBERS],
+    "/": [NUMBERS],
+    "<": [NUMBERS, {"string"}],
+    "&&": [{"bool"}],
+}
+
+
+def go_accepts(op: str, a: str | None, b: str | None) -> bool:
+    """``a op b``; None is an operand of unknown type."""
+    if op == "==":
+        return a is None or b is None or go_comparable(a, b)
+    known = {k for k in (a, b) if k is not None}
+    return any(known <= group for group in OPERANDS[op])
+
+
+def compiles(src: str) -> bool:
+    try:
+        expr.compile(src)
+    except expr.CompileError:
+        return False
+    return True
+
+
+@given(st.sampled_from(["+", "-", "*", "/", "<", "==", "&&"]), literal(), literal())
+def test_binary_operator_between_literals_follows_go_checker(
+    op: str, left: tuple[str, str], right: tuple[str, str]
+) -> None:
+    (lk, ls), (rk, rs) = left, right
+    assert compiles(f"({ls}) {op} ({rs})") == go_accepts(op, lk, rk)
+    assert compiles(f"event.x {op} ({rs})") == go_accepts(op, None, rk)
+    assert compiles(f"({ls}) {op} event.x") == go_accepts(op, lk, None)
+    assert compiles(f"event.x {op} event.y")
+
+
+@given(literal(), KINDS.flatmap(lambda k: st.lists(literal(k), min_size=1, max_size=3)))
+def test_in_a_uniform_literal_array_needs_a_comparable_needle(
+    needle: tuple[str, str], items: list[tuple[str, str]]
+) -> None:
+    nk, ns = needle
+    array = "[" + ", ".join(s for _, s in items) + "]"
+    assert compiles(f"({ns}) in {array}") == go_comparable(nk, items[0][0])
+    assert compiles(f"event.x in {array}")
+    assert compiles(f"({ns}) in [event.x, {array}[0]]")  # mixed kinds: elements unknown
+
+
+@given(KINDS.flatmap(lambda k: st.lists(literal(k), min_size=1, max_size=3)))
+def test_predicate_over_uniform_literal_array_must_be_boolean(items: list[tuple[str, str]]) -> None:
+    array = "[" + ", ".join(s for _, s in items) + "]"
+    for name in ("all", "any", "filter", "count", "find", "findIndex"):
+        assert compiles(f"{name}({array}, {{#}})") == (items[0][0] == "bool")
+        assert compiles(f"{name}(event.xs, {{#}})")
+    assert compiles(f"map({array}, {{#}})") == (items[0][0] != "nil")
