@@ -7,8 +7,9 @@ the history contract and its Postgres projection (``engine.history``,
 ``engine.projection``, ``engine.db``), the Formance stack client settings and
 ``link()`` fetcher (``engine.stack``), the activity clients
 (``engine.activities``), the trigger matching step (``engine.matching``), the pure instance state
-machine (``engine.instance``: ``step(state, input) -> Outcome``) and the
-worker process (``engine.worker``).
+machine (``engine.instance``: ``step(state, input) -> Outcome``), the public
+lifecycle events derived from its history (``engine.events``, BEHAVIOUR 10)
+and the worker process (``engine.worker``).
 
 The API uses only this facade::
 

@@ -11,7 +11,8 @@ delivered twice (the outbox publishes at least once)::
 
     {"type": "instance.start", "id": "...", "instanceID": "...",
      "workflowID": "...", "config": {"name": ..., "stages": [...]},
-     "variables": {"name": "value"}, "createdAt": "2025-03-04T10:15:30.123456Z"}
+     "variables": {"name": "value"}, "createdAt": "2025-03-04T10:15:30.123456Z",
+     "occurrenceID": "...", "triggerID": "..."}  # the last two when a trigger started it
     {"type": "instance.event", "id": "...", "instanceID": "...", "name": "go"}
     {"type": "instance.abort", "id": "...", "instanceID": "..."}
     {"type": "instance.activity.succeeded", "id": "...", "instanceID": "...",
@@ -64,6 +65,10 @@ class StartInstance:
     config: Mapping[str, Any]
     variables: Mapping[str, str] = field(default_factory=dict)
     created_at: str = ""
+    # The occurrence and trigger that started it (empty when the API did): the
+    # runtime announces SUCCEEDED_TRIGGER once the instance started (10.2).
+    occurrence_id: str = ""
+    trigger_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +123,7 @@ def to_wire(command: Command) -> dict[str, Any]:
     base: dict[str, Any] = {"id": command.id, "instanceID": command.instance_id}
     match command:
         case StartInstance():
-            return {
+            start = {
                 "type": START,
                 **base,
                 "workflowID": command.workflow_id,
@@ -126,6 +131,9 @@ def to_wire(command: Command) -> dict[str, Any]:
                 "variables": dict(command.variables),
                 "createdAt": command.created_at,
             }
+            if command.occurrence_id:
+                start |= {"occurrenceID": command.occurrence_id, "triggerID": command.trigger_id}
+            return start
         case DeliverEvent():
             return {"type": EVENT, **base, "name": command.name}
         case AbortInstance():
@@ -187,6 +195,8 @@ def from_wire(data: Mapping[str, Any]) -> Command:
                 config=config,
                 variables=variables,
                 created_at=str(data.get("createdAt") or ""),
+                occurrence_id=str(data.get("occurrenceID") or ""),
+                trigger_id=str(data.get("triggerID") or ""),
             )
         if kind == EVENT:
             return DeliverEvent(id=ident, instance_id=instance_id, name=_str(data, "name"))

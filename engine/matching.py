@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.commands import StartInstance
 from engine.definitions import WorkflowDefinition
+from engine.events import PublicEvent, occurrence_events
 from engine.history import InstanceBody, OccurrenceBody, trigger_occurred
 from streams import MalformedEvent, codec, decode_envelope, format_time
 from triggers import (
@@ -46,6 +47,8 @@ class MatchResult:
     dead_letter_reason: str | None = None
     # One start command per occurrence that created an instance.
     starts: list[StartInstance] = field(default_factory=list)
+    # FAILED_TRIGGER per failed occurrence (a started one is announced by its instance).
+    events: list[PublicEvent] = field(default_factory=list)
 
 
 def dead_letter(raw: bytes | None, reason: str, coordinates: str) -> Output:
@@ -145,14 +148,15 @@ def match_record(
             instance = None
         workflow = None if workflows is None else workflows.get(trigger.workflow_id)
         if instance is not None and workflow is not None:
-            result.starts.append(start_command(occ_id, instance, workflow))
+            result.starts.append(start_command(occ_id, instance, workflow, trigger.id))
+        result.events.extend(occurrence_events(occurrence))
         result.outputs.append(Output(dead_letter=False, key=key.encode(), value=value))
         result.matched += 1
     return result
 
 
 def start_command(
-    occurrence: str, instance: InstanceBody, workflow: WorkflowDefinition
+    occurrence: str, instance: InstanceBody, workflow: WorkflowDefinition, trigger_id: str = ""
 ) -> StartInstance:
     """The command that runs a triggered instance; its id (the run id) derives from
     the occurrence, so a re-matched event sends the same command again and the
@@ -164,6 +168,8 @@ def start_command(
         config=workflow.config,
         variables=instance["variables"],
         created_at=instance["createdAt"],
+        occurrence_id=occurrence,
+        trigger_id=trigger_id,
     )
 
 

@@ -7,6 +7,7 @@ keys are dropped, and an occurrence stores exactly these six.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,10 +81,22 @@ def decode_envelope(raw: bytes | None) -> Envelope:
     )
 
 
-def new_envelope(event_type: str, payload: Any, *, app: str = "orchestration") -> Envelope:
-    """An envelope for an event this service publishes (10.1: version v2)."""
-    now = dt.datetime.now(dt.UTC)
-    return Envelope(type=event_type, payload=payload, date=format_time(now), app=app, version="v2")
+def new_envelope(
+    event_type: str, payload: Any, *, app: str = "orchestration", now_ns: int | None = None
+) -> Envelope:
+    """An envelope for an event this service publishes (10.1: version v2), dated
+    `now_ns` (nanoseconds since the epoch; default: now) to the nanosecond."""
+    date = format_time_ns(time.time_ns() if now_ns is None else now_ns)
+    return Envelope(type=event_type, payload=payload, date=date, app=app, version="v2")
+
+
+def format_time_ns(epoch_ns: int) -> str:
+    """RFC 3339 in UTC to the nanosecond, trailing zeros dropped (Go's RFC3339Nano)."""
+    seconds, nanos = divmod(epoch_ns, 1_000_000_000)
+    text = dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    if nanos:
+        text += "." + f"{nanos:09d}".rstrip("0")
+    return text + "Z"
 
 
 def format_time(value: dt.datetime) -> str:

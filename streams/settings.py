@@ -24,6 +24,9 @@ class KafkaSettings(BaseSettings):
     # Larger events are dead-lettered instead of processed: an unbounded event
     # would let one producer exhaust a worker's memory.
     max_event_bytes: int = Field(default=1_048_576, ge=1024)
+    # Lifecycle events on the `orchestration` topic (BEHAVIOUR 10); off for a
+    # deployment where nothing consumes them.
+    publish_events: bool = True
 
     @property
     def max_record_bytes(self) -> int:

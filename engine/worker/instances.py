@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -43,7 +44,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import Counter
 
-from engine import commands, history
+from engine import commands, events, history
 from engine.activities import ActivityFailure, Stack
 from engine.instance import (
     Abort,
@@ -78,6 +79,12 @@ COMMANDS = Counter(
 REPORT_RETRIES = Counter(
     "orchestration_instance_report_retries_total",
     "Activity results and due timers whose send to the commands topic was retried",
+)
+
+EVENTS_PUBLISHED = Counter(
+    "orchestration_events_published_total",
+    "Lifecycle events acknowledged on the orchestration topic, by type",
+    ["type"],
 )
 
 INSTANCE_BATCH = 500
@@ -137,6 +144,7 @@ class InstanceRunner:
         # rejected instead of running the workflow again.
         self._finished: dict[str, tuple[int, datetime]] = {}
         self.finished_retention = finished_retention
+        self.publish_events = kafka.publish_events
         self._owned: set[int] = set()
         # One batch or one rebalance step at a time: a rebalance never drops
         # states under a batch that is writing them.
@@ -259,13 +267,14 @@ class InstanceRunner:
         changed: dict[str, InstanceState | None] = {}
         effects: list[tuple[str, InstanceState, Effect]] = []
         history_records: list[tuple[str, bytes]] = []
+        published: list[events.PublicEvent] = []
         for iid in instance_ids:
             state = self.states[iid]
             outcome = step(state, Recover(now=now))
             if outcome.state is not None and outcome.state != state:
                 changed[iid] = outcome.state
-            self._collect(iid, outcome, changed, effects, history_records)
-        await self._write(changed, history_records)
+            self._collect(iid, outcome, changed, effects, history_records, published)
+        await self._write(changed, history_records, published)
         for iid, state, effect in effects:
             self._apply(iid, state, effect)
         if instance_ids:
@@ -282,6 +291,7 @@ class InstanceRunner:
         states: dict[str, InstanceState | None] = {}
         effects: list[tuple[str, InstanceState, Effect]] = []
         history_records: list[tuple[str, bytes]] = []
+        published: list[events.PublicEvent] = []
         partitions: dict[str, int] = {}
         for record in records:
             if record.partition not in self._owned:
@@ -316,39 +326,61 @@ class InstanceRunner:
             applied = replace(outcome.state, applied_offset=record.offset)
             states[iid] = applied
             partitions[iid] = record.partition
-            self._collect(iid, replace(outcome, state=applied), states, effects, history_records)
+            started = (
+                events.Started(command.occurrence_id, command.trigger_id)
+                if isinstance(command, commands.StartInstance)
+                else None
+            )
+            self._collect(
+                iid,
+                replace(outcome, state=applied),
+                states,
+                effects,
+                history_records,
+                published,
+                started,
+            )
         self._partition.update(partitions)
-        await self._write(states, history_records)
+        await self._write(states, history_records, published)
         for iid, state, effect in effects:
             self._apply(iid, state, effect)
 
-    @staticmethod
     def _collect(
+        self,
         iid: str,
         outcome: Outcome,
         states: dict[str, InstanceState | None],
         effects: list[tuple[str, InstanceState, Effect]],
         history_records: list[tuple[str, bytes]],
+        published: list[events.PublicEvent],
+        started: events.Started | None = None,
     ) -> None:
         assert outcome.state is not None
+        emitted = []
         for effect in outcome.effects:
             if isinstance(effect, EmitHistory):
+                emitted.append(effect.record)
                 history_records.append((iid, history.encode(effect.record)))
             elif isinstance(effect, Terminated):
                 states[iid] = None
             else:
                 effects.append((iid, outcome.state, effect))
+        if self.publish_events:
+            workflow = outcome.state.workflow_id
+            published += events.instance_events(iid, workflow, emitted, started=started)
 
     async def _write(
         self,
         states: dict[str, InstanceState | None],
         history_records: list[tuple[str, bytes]],
+        published: Sequence[events.PublicEvent] = (),
         *,
         forget: bool = False,
     ) -> None:
-        """History first, then the states (None: the instance finished, and its
-        marker is written; with `forget`, a tombstone); the in-memory states
-        change only once the broker acknowledged all."""
+        """History first, then the public events and the states (None: the
+        instance finished, and its marker is written; with `forget`, a
+        tombstone); the in-memory states change only once the broker
+        acknowledged all."""
         assert self._producer is not None
         producer, topics = self._producer, self.topics
         now = datetime.now(UTC)
@@ -356,11 +388,13 @@ class InstanceRunner:
         pending = []
         for iid, value in history_records:
             pending.append(await producer.send(topics.history, key=iid.encode(), value=value))
+        pending += await send_events(producer, topics.events, published)
         for iid, maybe in states.items():
             wire = marker if maybe is None else codec.dumps(maybe.to_wire())
             pending.append(await producer.send(topics.instances, key=iid.encode(), value=wire))
         if pending:
             await asyncio.gather(*pending)
+        count_published(published)
         for iid, maybe in states.items():
             if maybe is None:
                 # Terminated: nothing it waited for matters any more (8.5).
@@ -470,6 +504,23 @@ class InstanceRunner:
                 log.warning("instance.report_retry", command=command.id, error=repr(exc)[:300])
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+
+async def send_events(
+    producer: AIOKafkaProducer, topic: str, published: Sequence[events.PublicEvent]
+) -> list[asyncio.Future[Any]]:
+    """Hand `published` to the producer, dated now; the caller awaits the results
+    with the rest of its batch (at-least-once, like the history)."""
+    now_ns = time.time_ns()
+    return [
+        await producer.send(topic, key=event.key.encode(), value=event.encode(now_ns))
+        for event in published
+    ]
+
+
+def count_published(published: Sequence[events.PublicEvent]) -> None:
+    for event in published:
+        EVENTS_PUBLISHED.labels(event.type).inc()
 
 
 def _read_state(value: bytes | None) -> InstanceState | datetime | None:

@@ -31,7 +31,7 @@ from engine.matching import MatchResult, decode_headers, match_record
 from engine.projection import ProjectionWriter
 from engine.stack import StackSettings, link_fetcher
 from engine.worker.definitions_reader import DefinitionsReader
-from engine.worker.instances import InstanceRunner, NoStack
+from engine.worker.instances import InstanceRunner, NoStack, count_published, send_events
 from streams import BatchConsumer, KafkaSettings, Record, Topics, ensure_topics
 from streams.lifecycle import Loop, LoopDied, first_death
 from streams.producers import create_producer
@@ -138,6 +138,7 @@ class Worker:
         else:
             results = self._match_all(records)
         pending = []
+        published = []
         for coordinates, result in results:
             if result.dead_letter_reason is not None:
                 EVENTS.labels("dead_letter").inc()
@@ -163,11 +164,15 @@ class Worker:
             for start in result.starts:
                 key, value = commands.encode(start)
                 pending.append(await producer.send(topics.commands, key=key, value=value))
+            if self.kafka.publish_events:
+                published += result.events
             OCCURRENCES.inc(result.matched)
+        pending += await send_events(producer, topics.events, published)
         # Every record must be acknowledged before the batch's offsets are
         # committed: offsets never run ahead of what was produced.
         if pending:
             await asyncio.gather(*pending)
+        count_published(published)
 
     async def _project_batch(self, records: Sequence[Record]) -> None:
         decoded: list[dict[str, Any]] = []

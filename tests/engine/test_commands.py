@@ -21,6 +21,14 @@ pytestmark = pytest.mark.unit
             variables={"a": "1"},
             created_at="2025-03-04T10:15:30.123456Z",
         ),
+        commands.StartInstance(
+            id="c1",
+            instance_id="i1",
+            workflow_id="w1",
+            config={"stages": []},
+            occurrence_id="o1",
+            trigger_id="t1",
+        ),
         commands.DeliverEvent(id="c2", instance_id="i1", name="go"),
         commands.AbortInstance(id="c3", instance_id="i1"),
         commands.ReportActivitySuccess(
@@ -74,3 +82,12 @@ def test_commands_round_trip(command: commands.Command) -> None:
 def test_unreadable_commands(value: bytes) -> None:
     with pytest.raises(commands.CommandError):
         commands.decode(value)
+
+
+def test_a_start_without_occurrence_keeps_its_wire_form() -> None:
+    # What the API writes (and what older writers wrote) reads back with no occurrence.
+    start = commands.StartInstance(id="c", instance_id="i", workflow_id="w", config={})
+    wire = commands.to_wire(start)
+    assert "occurrenceID" not in wire
+    assert "triggerID" not in wire
+    assert commands.from_wire(wire).occurrence_id == ""

@@ -214,3 +214,27 @@ def test_occurrences_that_create_no_instance_start_nothing() -> None:
     assert run(raw, too_large, workflows=WORKFLOWS, max_record_bytes=8000).starts == []
     # Without the workflow configurations (a test of matching alone) nothing starts.
     assert run(envelope(), make_index(make_trigger())).starts == []
+
+
+def test_failed_occurrences_publish_failed_trigger_and_started_ones_nothing_yet() -> None:
+    failing = make_index(make_trigger(id="t-fail", vars={"x": "event.nope.deeper"}))
+    result = run(envelope(), failing, workflows=WORKFLOWS)
+    occurrence = orjson.loads(result.outputs[0].value)["occurrence"]
+    [failed] = result.events
+    assert (failed.key, failed.type) == (occurrence["id"], "FAILED_TRIGGER")
+    assert failed.payload == {
+        "id": occurrence["id"],
+        "triggerID": "t-fail",
+        "error": occurrence["error"],
+    }
+    too_large = make_index(make_trigger(vars={"all": "toJSON(event)"}))
+    raw = envelope(payload={"ledger": "main", "blob": "x" * 5000})
+    [big] = run(raw, too_large, workflows=WORKFLOWS, max_record_bytes=8000).events
+    assert "record limit" in big.payload["error"]
+    # A started occurrence is announced by its instance, after STARTED_WORKFLOW:
+    # its start command names the occurrence and the trigger for that.
+    started = run(envelope(), make_index(make_trigger(id="t-ok")), workflows=WORKFLOWS)
+    assert started.events == []
+    [start] = started.starts
+    occurrence = orjson.loads(started.outputs[0].value)["occurrence"]
+    assert (start.occurrence_id, start.trigger_id) == (occurrence["id"], "t-ok")

@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 
 from streams import MalformedEvent, decode_envelope, format_time, new_envelope
+from streams.envelope import format_time_ns
 
 pytestmark = pytest.mark.unit
 
@@ -49,3 +50,10 @@ def test_published_envelopes_are_orchestration_v2() -> None:
     env = new_envelope("STARTED_WORKFLOW", {"id": "w"})
     assert (env.app, env.version, env.idempotency_key) == ("orchestration", "v2", "")
     assert env.date.endswith("Z")
+
+
+def test_nanosecond_time_format_drops_trailing_zeros_like_go() -> None:
+    second = 1_741_083_330  # 2025-03-04T10:15:30Z
+    assert format_time_ns(second * 10**9) == "2025-03-04T10:15:30Z"
+    assert format_time_ns(second * 10**9 + 123_456_789) == "2025-03-04T10:15:30.123456789Z"
+    assert format_time_ns(second * 10**9 + 500_000_000) == "2025-03-04T10:15:30.5Z"
