@@ -1,6 +1,7 @@
 """The sandbox's in-memory ledgers: double entry, exact integers, no I/O.
 
-Rules kept from the Formance ledger v2: only ``world`` may go negative, a
+Rules kept from the Formance ledger v2: only ``world`` may go negative
+(or an account the overdraft script of ``numscript`` lets go below zero), a
 ``reference`` is unique per ledger, an ``Idempotency-Key`` replays the first
 answer for the same body and refuses another body. Everything is lost when
 the process ends: this is a test double, not a ledger.
@@ -14,22 +15,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from compose.sandbox.ledger_rules import SandboxError, valid_address, valid_asset
+from compose.sandbox.numscript import compile_script
 from streams import codec
 
+__all__ = ["Ledger", "Ledgers", "SandboxError", "fingerprint"]
+
 WORLD = "world"
-_ADDRESS = re.compile(r"^[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*$")
-_ASSET = re.compile(r"^[A-Z][A-Z0-9]{0,16}(/\d{1,6})?$")
 _LEDGER = re.compile(r"^[0-9A-Za-z_-]{1,63}$")
-
-
-class SandboxError(Exception):
-    """A refused request: ``status``, and the ledger's ``errorCode``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 def _now() -> str:
@@ -93,10 +86,20 @@ class Ledger:
     def create_transaction(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise SandboxError(400, "VALIDATION", "the body must be a JSON object")
-        if "script" in body and "postings" not in body:
-            # Not a ledger code of its own: the sandbox simply has no interpreter.
-            raise SandboxError(400, "VALIDATION", "the sandbox runs postings only, not Numscript")
-        postings = [_posting(p) for p in body.get("postings") or []]
+        script = body.get("script")
+        if isinstance(script, dict) and not script.get("plain"):
+            script = None  # the ledger ignores an empty script
+        # How far below zero an account may go, by (address, asset): 0 unless a
+        # script allows an overdraft (None: unbounded); `world` is unbounded.
+        limits: dict[tuple[str, str], int | None] = {}
+        if script and body.get("postings"):
+            raise SandboxError(400, "VALIDATION", "postings or a script, not both")
+        if script:
+            send = compile_script(script)
+            postings = [send.posting()]
+            limits[(send.source, send.asset)] = send.limit
+        else:
+            postings = [_posting(p) for p in body.get("postings") or []]
         if not postings:
             raise SandboxError(400, "NO_POSTINGS", "a transaction needs at least one posting")
         reference = body.get("reference") or None
@@ -116,7 +119,8 @@ class Ledger:
                     vol = self.volumes.get(address, {}).get(p["asset"], _Volume())
                     balances[slot] = vol.input - vol.output
                 balances[slot] += delta
-                if address != WORLD and balances[slot] < 0:
+                floor = None if address == WORLD else limits.get(slot, 0)
+                if floor is not None and balances[slot] < -floor:
                     raise SandboxError(
                         400,
                         "INSUFFICIENT_FUND",
@@ -185,7 +189,7 @@ def _sorted(value: Any) -> Any:
 
 
 def _check_address(address: str) -> None:
-    if not _ADDRESS.match(address):
+    if not valid_address(address):
         raise SandboxError(400, "VALIDATION", f"invalid account address {address!r}")
 
 
@@ -198,7 +202,7 @@ def _posting(raw: Any) -> dict[str, Any]:
         if not isinstance(address, str):
             raise SandboxError(400, "VALIDATION", "posting source and destination are required")
         _check_address(address)
-    if not isinstance(asset, str) or not _ASSET.match(asset):
+    if not isinstance(asset, str) or not valid_asset(asset):
         raise SandboxError(400, "VALIDATION", f"invalid asset {asset!r}")
     # bool is an int in Python; JSON true is not an amount.
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
