@@ -9,15 +9,20 @@ from __future__ import annotations
 import base64
 import logging
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
+from compose.sandbox.events import Sink
 from compose.sandbox.faults import App, Faults, SandboxSettings, Scope
 from compose.sandbox.ledger import Ledgers, SandboxError, fingerprint
 from compose.sandbox.payments import Payments
+from compose.sandbox.publisher import Publisher, module_topic
 from compose.sandbox.wallets import Wallets
 from streams import codec
+from streams.settings import KafkaSettings
 
 log = logging.getLogger("sandbox")
 
@@ -74,16 +79,48 @@ def _token(offset: int) -> str:
     return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
 
-def create_app(settings: SandboxSettings | None = None) -> App:
-    """A fresh sandbox (empty ledgers, empty log) behind the configured faults."""
+def _publisher(settings: SandboxSettings) -> Publisher | None:
+    if not settings.kafka_bootstrap:
+        return None
+    inbound = KafkaSettings().topics
+    return Publisher(
+        settings.kafka_bootstrap,
+        {
+            "ledger": settings.ledger_topic or module_topic(inbound, "ledger"),
+            "payments": settings.payments_topic or module_topic(inbound, "payments"),
+        },
+    )
+
+
+def create_app(settings: SandboxSettings | None = None, sink: Sink | None = None) -> App:
+    """A fresh sandbox (empty ledgers, empty log) behind the configured faults.
+
+    Every state change's event goes to ``sink`` when given, else to Kafka when
+    ``settings.kafka_bootstrap`` is set, else nowhere."""
     settings = settings or SandboxSettings()
-    ledgers = Ledgers()
+    publisher = _publisher(settings) if sink is None else None
+    if publisher is not None:
+        sink = publisher.publish
+    ledgers = Ledgers(sink)
     ledgers.create(WALLETS_LEDGER, None)
     wallets = Wallets(ledgers.get(WALLETS_LEDGER))
-    payments = Payments()
+    payments = Payments(sink)
     calls: deque[dict[str, Any]] = deque(maxlen=LOG_SIZE)
     faults: dict[int, str] = {}
-    app = FastAPI(title="sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if publisher is not None:
+            await publisher.start()
+        try:
+            yield
+        finally:
+            if publisher is not None:
+                await publisher.stop()
+
+    app = FastAPI(
+        title="sandbox", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
 
     def record_fault(scope: Scope, fault: str) -> None:
         faults[id(scope)] = fault
@@ -116,6 +153,21 @@ def create_app(settings: SandboxSettings | None = None) -> App:
     @app.get("/_sandbox/log")
     async def calls_log() -> Response:
         return _json({"data": list(calls)})
+
+    @app.get("/_sandbox/events")
+    async def events_counts() -> Response:
+        if publisher is None:
+            return _json({"enabled": False})
+        counts = publisher.counts
+        return _json(
+            {
+                "enabled": True,
+                "topics": publisher.topics,
+                "published": counts.published,
+                "failed": counts.failed,
+                "pending": publisher.pending,
+            }
+        )
 
     @app.get("/api/ledger/_info")
     async def ledger_info() -> Response:

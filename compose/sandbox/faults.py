@@ -36,6 +36,12 @@ class SandboxSettings(BaseSettings):
     drop_rate: float = Field(default=0.0, ge=0, le=1)
     # Seed of the fault draws, so a faulty run can be replayed.
     seed: int | None = None
+    # Kafka bootstrap servers; set, the sandbox publishes its events (off when empty).
+    kafka_bootstrap: str = ""
+    # Topics of the ledger's and payments' events; empty: the worker's inbound
+    # topic for that module (ORCHESTRATION_TOPICS, e.g. `acme.ledger`).
+    ledger_topic: str = ""
+    payments_topic: str = ""
 
 
 class DroppedReply(Exception):

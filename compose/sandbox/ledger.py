@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from compose.sandbox.events import Sink, committed_transactions, saved_metadata
 from compose.sandbox.ledger_rules import SandboxError, valid_address, valid_asset
 from compose.sandbox.numscript import compile_script
 from streams import codec
@@ -49,6 +50,8 @@ class Ledger:
     references: dict[str, int] = field(default_factory=dict)
     # key -> (fingerprint of the request, the answer it got)
     idempotency: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    # Told of every state change once it is made (the events publisher).
+    sink: Sink | None = field(default=None, repr=False, compare=False)
 
     def view(self) -> dict[str, Any]:
         return {
@@ -126,6 +129,8 @@ class Ledger:
                         "INSUFFICIENT_FUND",
                         f"account {address} has insufficient funds in {p['asset']}",
                     )
+        touched = [(a, p["asset"]) for p in postings for a in (p["source"], p["destination"])]
+        pre = self._volumes(touched) if self.sink is not None else {}
         for p in postings:
             self._vol(p["source"], p["asset"]).output += p["amount"]
             self._vol(p["destination"], p["asset"]).input += p["amount"]
@@ -141,11 +146,23 @@ class Ledger:
             tx["reference"] = reference
             self.references[reference] = tx["id"]
         self.transactions.append(tx)
+        if self.sink is not None:
+            self.sink(committed_transactions(self.name, tx, pre, self._volumes(touched)))
         return tx
 
     def add_account_metadata(self, address: str, body: Any) -> None:
         _check_address(address)
-        self.account_metadata.setdefault(address, {}).update(_metadata(body))
+        metadata = _metadata(body)
+        self.account_metadata.setdefault(address, {}).update(metadata)
+        if self.sink is not None:
+            self.sink(saved_metadata(self.name, address, metadata))
+
+    def _volumes(self, slots: list[tuple[str, str]]) -> dict[str, dict[str, tuple[int, int]]]:
+        out: dict[str, dict[str, tuple[int, int]]] = {}
+        for address, asset in slots:
+            vol = self.volumes.get(address, {}).get(asset, _Volume())
+            out.setdefault(address, {})[asset] = (vol.input, vol.output)
+        return out
 
     def _vol(self, address: str, asset: str) -> _Volume:
         return self.volumes.setdefault(address, {}).setdefault(asset, _Volume())
@@ -154,8 +171,9 @@ class Ledger:
 class Ledgers:
     """Every ledger of one sandbox process, by name."""
 
-    def __init__(self) -> None:
+    def __init__(self, sink: Sink | None = None) -> None:
         self._by_name: dict[str, Ledger] = {}
+        self._sink = sink
 
     def create(self, name: str, body: Any) -> None:
         if not _LEDGER.match(name):
@@ -163,7 +181,7 @@ class Ledgers:
         if name in self._by_name:
             raise SandboxError(400, "LEDGER_ALREADY_EXISTS", f"ledger {name} already exists")
         meta = _metadata(body.get("metadata") if isinstance(body, dict) else None)
-        self._by_name[name] = Ledger(name, _now(), meta)
+        self._by_name[name] = Ledger(name, _now(), meta, sink=self._sink)
 
     def get(self, name: str) -> Ledger:
         ledger = self._by_name.get(name)
