@@ -49,15 +49,20 @@ class DroppedReply(Exception):
 
 
 class Faults:
-    """Wraps ``app``; ``record(fault)`` is told which fault, if any, hit a call."""
+    """Wraps ``app``; ``journal(scope, status, fault)`` is told of every stack
+    call once answered: the status the app gave (503 for an injected error)
+    and the fault that hit it, if any."""
 
     def __init__(
-        self, app: App, settings: SandboxSettings, record: Callable[[Scope, str], None]
+        self,
+        app: App,
+        settings: SandboxSettings,
+        journal: Callable[[Scope, int, str | None], None],
     ) -> None:
         self._app = app
         self._settings = settings
         self._random = random.Random(settings.seed)  # noqa: S311 (fault draws, not secrets)
-        self._record = record
+        self._journal = journal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
@@ -67,7 +72,7 @@ class Faults:
         if s.latency:
             await asyncio.sleep(s.latency)
         if s.error_rate and self._random.random() < s.error_rate:
-            self._record(scope, "error")
+            self._journal(scope, 503, "error")
             body = codec.dumps({"errorCode": "INTERNAL", "errorMessage": "sandbox: injected error"})
             await send(
                 {
@@ -82,10 +87,20 @@ class Faults:
         # are dropped, so a test can still read what was applied.
         writes = scope["method"] not in ("GET", "HEAD")
         if writes and s.drop_rate and self._random.random() < s.drop_rate:
-            self._record(scope, "drop")
             await self._apply_then_drop(scope, receive, send)
             return
-        await self._app(scope, receive, send)
+        status = 500
+
+        async def noted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, noted)
+        finally:
+            self._journal(scope, status, None)
 
     async def _apply_then_drop(self, scope: Scope, receive: Receive, send: Send) -> None:
         head: Message | None = None
@@ -96,6 +111,7 @@ class Faults:
                 head = message
 
         await self._app(scope, receive, swallow)
+        self._journal(scope, head["status"] if head is not None else 500, "drop")
         if head is not None:
             # Announce a body, then fail: the client sees the connection close
             # before the answer is complete, after the call took effect. Always

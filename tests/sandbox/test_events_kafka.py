@@ -73,7 +73,10 @@ async def test_sandbox_writes_publish_envelopes_on_the_inbound_topics(
             if counts["pending"] == 0 or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.1)
-    committed, saved = (codec.loads(r.value) for r in ledger_records)
+    # No key, as the services write them: the two land on any partitions, so
+    # their order on the topic is not theirs.
+    by_type = {e["type"]: e for e in (codec.loads(r.value) for r in ledger_records)}
+    committed, saved = by_type["COMMITTED_TRANSACTIONS"], by_type["SAVED_METADATA"]
     assert committed["type"] == "COMMITTED_TRANSACTIONS"
     assert (committed["app"], committed["version"]) == ("ledger", "v2")
     [tx] = committed["payload"]["transactions"]
