@@ -202,14 +202,23 @@ def sandbox(
         float | None, typer.Option(help="Share of writes applied, then their reply dropped")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the fault draws")] = None,
+    kafka_bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap servers: publish the stack's events there")
+    ] = None,
 ) -> None:
-    """Serve the in-memory Formance stack sandbox (ledger paths, fault injection)."""
+    """Serve the in-memory Formance stack sandbox (ledger paths, fault injection, events)."""
     import uvicorn
 
     from compose.sandbox import SandboxSettings, create_app
 
     configure_logging()
-    flags = {"latency": latency, "error_rate": error_rate, "drop_rate": drop_rate, "seed": seed}
+    flags = {
+        "latency": latency,
+        "error_rate": error_rate,
+        "drop_rate": drop_rate,
+        "seed": seed,
+        "kafka_bootstrap": kafka_bootstrap,
+    }
     # Flags override the ORCHESTRATION_SANDBOX_* variables they are given for.
     given = {k: v for k, v in flags.items() if v is not None}
     from pydantic import ValidationError

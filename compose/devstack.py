@@ -82,7 +82,8 @@ class DevStack:
             sandbox_port = free_port()
             self.stack_url = f"http://127.0.0.1:{sandbox_port}"
             self.children["sandbox"] = spawn_inherit(
-                [*cli, "sandbox", "--port", str(sandbox_port)], env=env
+                [*cli, "sandbox", "--port", str(sandbox_port)],
+                env={**env, "ORCHESTRATION_SANDBOX_KAFKA_BOOTSTRAP": self.kafka.bootstrap_servers},
             )
             env["ORCHESTRATION_STACK_URL"] = worker_env["ORCHESTRATION_STACK_URL"] = self.stack_url
             checks.append(lambda: self._healthy(f"{self.stack_url}/_healthcheck"))

@@ -113,7 +113,14 @@ SURFACES = {
         "PostgresCluster",
         "free_port",
     },
-    "compose.sandbox": {"Ledger", "Ledgers", "SandboxError", "SandboxSettings", "create_app"},
+    "compose.sandbox": {
+        "Event",
+        "Ledger",
+        "Ledgers",
+        "SandboxError",
+        "SandboxSettings",
+        "create_app",
+    },
 }
 
 

@@ -9,17 +9,27 @@ from __future__ import annotations
 import base64
 import logging
 from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
+from compose.sandbox.events import Sink
 from compose.sandbox.faults import App, Faults, SandboxSettings, Scope
 from compose.sandbox.ledger import Ledgers, SandboxError, fingerprint
 from compose.sandbox.payments import Payments
+from compose.sandbox.publisher import Publisher, module_topic
 from compose.sandbox.wallets import Wallets
 from streams import codec
+from streams.settings import KafkaSettings
 
 log = logging.getLogger("sandbox")
+Handler = Callable[..., Awaitable[Response]]
 
 V2 = "/api/ledger/v2"
 W = "/api/wallets"
@@ -74,68 +84,120 @@ def _token(offset: int) -> str:
     return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
 
-def create_app(settings: SandboxSettings | None = None) -> App:
-    """A fresh sandbox (empty ledgers, empty log) behind the configured faults."""
+def _publisher(settings: SandboxSettings) -> Publisher | None:
+    if not settings.kafka_bootstrap:
+        return None
+    inbound = KafkaSettings().topics
+    return Publisher(
+        settings.kafka_bootstrap,
+        {
+            "ledger": settings.ledger_topic or module_topic(inbound, "ledger"),
+            "payments": settings.payments_topic or module_topic(inbound, "payments"),
+        },
+    )
+
+
+def create_app(settings: SandboxSettings | None = None, sink: Sink | None = None) -> App:
+    """A fresh sandbox (empty ledgers, empty log) behind the configured faults.
+
+    Every state change's event goes to ``sink`` when given, else to Kafka when
+    ``settings.kafka_bootstrap`` is set, else nowhere."""
     settings = settings or SandboxSettings()
-    ledgers = Ledgers()
+    publisher = _publisher(settings) if sink is None else None
+    if publisher is not None:
+        sink = publisher.publish
+    ledgers = Ledgers(sink)
     ledgers.create(WALLETS_LEDGER, None)
     wallets = Wallets(ledgers.get(WALLETS_LEDGER))
-    payments = Payments()
+    payments = Payments(sink)
     calls: deque[dict[str, Any]] = deque(maxlen=LOG_SIZE)
-    faults: dict[int, str] = {}
-    app = FastAPI(title="sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    routes: list[Route] = []
 
-    def record_fault(scope: Scope, fault: str) -> None:
-        faults[id(scope)] = fault
-        if fault == "error":
-            calls.append(_entry(scope, 503, fault))
+    def route(method: str, path: str) -> Callable[[Handler], Handler]:
+        """Register ``handler(request, **path params)``: plain Starlette routes,
+        no per-request dependency solving or middleware tasks."""
 
-    @app.middleware("http")
-    async def journal(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        if request.url.path.startswith("/api/"):
-            fault = faults.pop(id(request.scope), None)
-            calls.append(_entry(request.scope, response.status_code, fault))
-            log.info("%s %s -> %s", request.method, request.url.path, response.status_code)
-        return response
+        def register(handler: Handler) -> Handler:
+            async def endpoint(request: Request) -> Response:
+                return await handler(request, **request.path_params)
 
-    @app.exception_handler(SandboxError)
-    async def refused(request: Request, exc: SandboxError) -> Response:
+            routes.append(Route(path, endpoint, methods=[method]))
+            return handler
+
+        return register
+
+    def journal(scope: Scope, status: int, fault: str | None) -> None:
+        calls.append(_entry(scope, status, fault))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %s", scope["method"], scope["path"], status)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if publisher is not None:
+            await publisher.start()
+        try:
+            yield
+        finally:
+            if publisher is not None:
+                await publisher.stop()
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SandboxError)
         return _error(exc)
 
-    @app.get("/_info")
-    async def info() -> Response:
+    async def unrouted(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = "NOT_FOUND" if exc.status_code == 404 else "VALIDATION"
+        return _json({"errorCode": code, "errorMessage": str(exc.detail)}, exc.status_code)
+
+    @route("GET", "/_info")
+    async def info(request: Request) -> Response:
         return _json(
             {"name": "sandbox", "version": "0", "services": ["ledger", "wallets", "payments"]}
         )
 
-    @app.get("/_healthcheck")
-    async def health() -> Response:
+    @route("GET", "/_healthcheck")
+    async def health(request: Request) -> Response:
         return _json({})
 
-    @app.get("/_sandbox/log")
-    async def calls_log() -> Response:
+    @route("GET", "/_sandbox/log")
+    async def calls_log(request: Request) -> Response:
         return _json({"data": list(calls)})
 
-    @app.get("/api/ledger/_info")
-    async def ledger_info() -> Response:
+    @route("GET", "/_sandbox/events")
+    async def events_counts(request: Request) -> Response:
+        if publisher is None:
+            return _json({"enabled": False})
+        counts = publisher.counts
+        return _json(
+            {
+                "enabled": True,
+                "topics": publisher.topics,
+                "published": counts.published,
+                "failed": counts.failed,
+                "pending": publisher.pending,
+            }
+        )
+
+    @route("GET", "/api/ledger/_info")
+    async def ledger_info(request: Request) -> Response:
         return _json({"server": "sandbox", "version": "v2"})
 
-    @app.get(V2)
+    @route("GET", V2)
     async def list_ledgers(request: Request) -> Response:
         return _json(_cursor([ledger.view() for ledger in ledgers.all()], request))
 
-    @app.post(V2 + "/{name}")
-    async def create_ledger(name: str, request: Request) -> Response:
+    @route("POST", V2 + "/{name}")
+    async def create_ledger(request: Request, name: str) -> Response:
         ledgers.create(name, await _body(request))
         return Response(status_code=204)
 
-    @app.get(V2 + "/{name}")
-    async def get_ledger(name: str) -> Response:
+    @route("GET", V2 + "/{name}")
+    async def get_ledger(request: Request, name: str) -> Response:
         return _json({"data": ledgers.get(name).view()})
 
-    @app.post(V2 + "/{name}/transactions")
-    async def create_transaction(name: str, request: Request) -> Response:
+    @route("POST", V2 + "/{name}/transactions")
+    async def create_transaction(request: Request, name: str) -> Response:
         ledger = ledgers.get(name)
         body = await _body(request)
         key = request.headers.get("idempotency-key")
@@ -146,30 +208,30 @@ def create_app(settings: SandboxSettings | None = None) -> App:
             ledger.remember(key, stamp, answer)
         return _json(answer)
 
-    @app.get(V2 + "/{name}/transactions")
-    async def list_transactions(name: str, request: Request) -> Response:
+    @route("GET", V2 + "/{name}/transactions")
+    async def list_transactions(request: Request, name: str) -> Response:
         # Newest first, as the ledger lists them.
         return _json(_cursor(list(reversed(ledgers.get(name).transactions)), request))
 
-    @app.get(V2 + "/{name}/transactions/{txid}")
-    async def get_transaction(name: str, txid: int) -> Response:
+    @route("GET", V2 + "/{name}/transactions/{txid:int}")
+    async def get_transaction(request: Request, name: str, txid: int) -> Response:
         txs = ledgers.get(name).transactions
         if not 0 <= txid < len(txs):
             raise SandboxError(404, "NOT_FOUND", f"transaction {txid} not found")
         return _json({"data": txs[txid]})
 
-    @app.get(V2 + "/{name}/accounts/{address}")
-    async def get_account(name: str, address: str, expand: str = "") -> Response:
+    @route("GET", V2 + "/{name}/accounts/{address}")
+    async def get_account(request: Request, name: str, address: str) -> Response:
         account = ledgers.get(name).account(address)
-        wanted = set(expand.split(","))
+        wanted = set(request.query_params.get("expand", "").split(","))
         data = {"address": address, "metadata": account["metadata"]}
         for view in ("volumes", "effectiveVolumes"):
             if view in wanted:
                 data[view] = account[view]
         return _json({"data": data})
 
-    @app.post(V2 + "/{name}/accounts/{address}/metadata")
-    async def add_metadata(name: str, address: str, request: Request) -> Response:
+    @route("POST", V2 + "/{name}/accounts/{address}/metadata")
+    async def add_metadata(request: Request, name: str, address: str) -> Response:
         ledger = ledgers.get(name)
         body = await _body(request)
         key = request.headers.get("idempotency-key")
@@ -179,8 +241,8 @@ def create_app(settings: SandboxSettings | None = None) -> App:
             ledger.remember(key, stamp, True)
         return Response(status_code=204)
 
-    @app.get("/api/ledger/{name}/accounts/{address}")
-    async def get_account_v1(name: str, address: str) -> Response:
+    @route("GET", "/api/ledger/{name}/accounts/{address}")
+    async def get_account_v1(request: Request, name: str, address: str) -> Response:
         account = ledgers.get(name).account(address)
         fields = ("address", "metadata", "volumes", "balances")
         return _json({"data": {k: account[k] for k in fields}})
@@ -197,73 +259,73 @@ def create_app(settings: SandboxSettings | None = None) -> App:
             ledger.remember(key, stamp, answer)
         return answer["value"]
 
-    @app.post(W + "/wallets")
+    @route("POST", W + "/wallets")
     async def create_wallet(request: Request) -> Response:
         return _json({"data": await once(request, wallets.create)}, 201)
 
-    @app.get(W + "/wallets")
+    @route("GET", W + "/wallets")
     async def list_wallets(request: Request) -> Response:
         return _json(_cursor(wallets.find(request.query_params.get("name")), request))
 
-    @app.get(W + "/wallets/{wallet}")
-    async def get_wallet(wallet: str) -> Response:
+    @route("GET", W + "/wallets/{wallet}")
+    async def get_wallet(request: Request, wallet: str) -> Response:
         return _json({"data": wallets.get(wallet)})
 
-    @app.get(W + "/wallets/{wallet}/balances")
-    async def list_balances(wallet: str, request: Request) -> Response:
+    @route("GET", W + "/wallets/{wallet}/balances")
+    async def list_balances(request: Request, wallet: str) -> Response:
         return _json(_cursor(wallets.balances(wallet), request))
 
-    @app.post(W + "/wallets/{wallet}/balances")
-    async def create_balance(wallet: str, request: Request) -> Response:
+    @route("POST", W + "/wallets/{wallet}/balances")
+    async def create_balance(request: Request, wallet: str) -> Response:
         made = await once(request, lambda body: wallets.create_balance(wallet, body))
         return _json({"data": made}, 201)
 
-    @app.get(W + "/wallets/{wallet}/balances/{balance}")
-    async def get_balance(wallet: str, balance: str) -> Response:
+    @route("GET", W + "/wallets/{wallet}/balances/{balance}")
+    async def get_balance(request: Request, wallet: str, balance: str) -> Response:
         return _json({"data": wallets.balance(wallet, balance)})
 
-    @app.post(W + "/wallets/{wallet}/credit")
-    async def credit_wallet(wallet: str, request: Request) -> Response:
+    @route("POST", W + "/wallets/{wallet}/credit")
+    async def credit_wallet(request: Request, wallet: str) -> Response:
         await once(request, lambda body: wallets.credit(wallet, body))
         return Response(status_code=204)
 
-    @app.post(W + "/wallets/{wallet}/debit")
-    async def debit_wallet(wallet: str, request: Request) -> Response:
+    @route("POST", W + "/wallets/{wallet}/debit")
+    async def debit_wallet(request: Request, wallet: str) -> Response:
         hold = await once(request, lambda body: wallets.debit(wallet, body))
         # 204 for an immediate debit, 201 with the hold for a pending one.
         return Response(status_code=204) if hold is None else _json({"data": hold}, 201)
 
-    @app.get(W + "/holds")
+    @route("GET", W + "/holds")
     async def list_holds(request: Request) -> Response:
         return _json(_cursor(wallets.holds(request.query_params.get("walletID")), request))
 
-    @app.get(W + "/holds/{hold}")
-    async def get_hold(hold: str) -> Response:
+    @route("GET", W + "/holds/{hold}")
+    async def get_hold(request: Request, hold: str) -> Response:
         return _json({"data": wallets.hold(hold)})
 
-    @app.post(W + "/holds/{hold}/confirm")
-    async def confirm_hold(hold: str, request: Request) -> Response:
+    @route("POST", W + "/holds/{hold}/confirm")
+    async def confirm_hold(request: Request, hold: str) -> Response:
         await once(request, lambda body: wallets.confirm(hold, body))
         return Response(status_code=204)
 
-    @app.post(W + "/holds/{hold}/void")
-    async def void_hold(hold: str, request: Request) -> Response:
+    @route("POST", W + "/holds/{hold}/void")
+    async def void_hold(request: Request, hold: str) -> Response:
         await once(request, lambda body: wallets.void(hold))
         return Response(status_code=204)
 
-    @app.post(P + "/payments")
+    @route("POST", P + "/payments")
     async def create_payment(request: Request) -> Response:
         return _json({"data": payments.create_payment(await _body(request))})
 
-    @app.get(P + "/payments/{payment}")
-    async def get_payment(payment: str) -> Response:
+    @route("GET", P + "/payments/{payment}")
+    async def get_payment(request: Request, payment: str) -> Response:
         return _json({"data": payments.payment(payment)})
 
-    @app.post(P + "/transfer-initiations")
+    @route("POST", P + "/transfer-initiations")
     async def create_transfer(request: Request) -> Response:
         return _json({"data": payments.create_transfer(await _body(request))})
 
-    @app.get(P + "/transfer-initiations")
+    @route("GET", P + "/transfer-initiations")
     async def list_transfers(request: Request) -> Response:
         raw = request.query_params.get("query")
         match: Any = {}
@@ -276,11 +338,16 @@ def create_app(settings: SandboxSettings | None = None) -> App:
             raise SandboxError(400, "VALIDATION", "only a $match of fields is supported")
         return _json(_cursor(payments.transfers(match), request))
 
-    @app.get(P + "/transfer-initiations/{transfer}")
-    async def get_transfer(transfer: str) -> Response:
+    @route("GET", P + "/transfer-initiations/{transfer}")
+    async def get_transfer(request: Request, transfer: str) -> Response:
         return _json({"data": payments.transfer(transfer)})
 
-    wrapped: App = Faults(app, settings, record_fault)
+    app = Starlette(
+        routes=routes,
+        exception_handlers={SandboxError: refused, HTTPException: unrouted},
+        lifespan=lifespan,
+    )
+    wrapped: App = Faults(app, settings, journal)
     return wrapped
 
 

@@ -39,6 +39,12 @@ class SandboxSettings(BaseSettings):
     drop_rate: float = Field(default=0.0, ge=0, le=1)
     # Seed of the fault draws, so a faulty run can be replayed.
     seed: int | None = None
+    # Kafka bootstrap servers; set, the sandbox publishes its events (off when empty).
+    kafka_bootstrap: str = ""
+    # Topics of the ledger's and payments' events; empty: the worker's inbound
+    # topic for that module (ORCHESTRATION_TOPICS, e.g. `acme.ledger`).
+    ledger_topic: str = ""
+    payments_topic: str = ""
 
 
 class DroppedReply(Exception):
@@ -46,15 +52,20 @@ class DroppedReply(Exception):
 
 
 class Faults:
-    """Wraps ``app``; ``record(fault)`` is told which fault, if any, hit a call."""
+    """Wraps ``app``; ``journal(scope, status, fault)`` is told of every stack
+    call once answered: the status the app gave (503 for an injected error)
+    and the fault that hit it, if any."""
 
     def __init__(
-        self, app: App, settings: SandboxSettings, record: Callable[[Scope, str], None]
+        self,
+        app: App,
+        settings: SandboxSettings,
+        journal: Callable[[Scope, int, str | None], None],
     ) -> None:
         self._app = app
         self._settings = settings
         self._random = random.Random(settings.seed)  # noqa: S311 (fault draws, not secrets)
-        self._record = record
+        self._journal = journal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
@@ -64,7 +75,7 @@ class Faults:
         if s.latency:
             await asyncio.sleep(s.latency)
         if s.error_rate and self._random.random() < s.error_rate:
-            self._record(scope, "error")
+            self._journal(scope, 503, "error")
             body = codec.dumps({"errorCode": "INTERNAL", "errorMessage": "sandbox: injected error"})
             await send(
                 {
@@ -79,13 +90,21 @@ class Faults:
         # are dropped, so a test can still read what was applied.
         writes = scope["method"] not in ("GET", "HEAD")
         if writes and s.drop_rate and self._random.random() < s.drop_rate:
-            self._record(scope, "drop")
             await self._apply_then_drop(scope, receive, send)
             return
-        if writes and s.reply_latency:
-            await self._app(scope, receive, self._held(send, s.reply_latency))
-            return
-        await self._app(scope, receive, send)
+        status = 500
+
+        async def noted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            forward = self._held(noted, s.reply_latency) if writes and s.reply_latency else noted
+            await self._app(scope, receive, forward)
+        finally:
+            self._journal(scope, status, None)
 
     @staticmethod
     def _held(send: Send, seconds: float) -> Send:
@@ -105,6 +124,7 @@ class Faults:
                 head = message
 
         await self._app(scope, receive, swallow)
+        self._journal(scope, head["status"] if head is not None else 500, "drop")
         if head is not None:
             # Announce a body, then fail: the client sees the connection close
             # before the answer is complete, after the call took effect. Always

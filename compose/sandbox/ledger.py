@@ -1,6 +1,7 @@
 """The sandbox's in-memory ledgers: double entry, exact integers, no I/O.
 
-Rules kept from the Formance ledger v2: only ``world`` may go negative, a
+Rules kept from the Formance ledger v2: only ``world`` may go negative
+(or an account the overdraft script of ``numscript`` lets go below zero), a
 ``reference`` is unique per ledger, an ``Idempotency-Key`` replays the first
 answer for the same body and refuses another body. Everything is lost when
 the process ends: this is a test double, not a ledger.
@@ -14,22 +15,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from compose.sandbox.events import Sink, committed_transactions, saved_metadata
+from compose.sandbox.ledger_rules import SandboxError, valid_address, valid_asset
+from compose.sandbox.numscript import compile_script
 from streams import codec
 
+__all__ = ["Ledger", "Ledgers", "SandboxError", "fingerprint"]
+
 WORLD = "world"
-_ADDRESS = re.compile(r"^[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*$")
-_ASSET = re.compile(r"^[A-Z][A-Z0-9]{0,16}(/\d{1,6})?$")
 _LEDGER = re.compile(r"^[0-9A-Za-z_-]{1,63}$")
-
-
-class SandboxError(Exception):
-    """A refused request: ``status``, and the ledger's ``errorCode``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 def _now() -> str:
@@ -56,6 +50,8 @@ class Ledger:
     references: dict[str, int] = field(default_factory=dict)
     # key -> (fingerprint of the request, the answer it got)
     idempotency: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    # Told of every state change once it is made (the events publisher).
+    sink: Sink | None = field(default=None, repr=False, compare=False)
 
     def view(self) -> dict[str, Any]:
         return {
@@ -93,10 +89,20 @@ class Ledger:
     def create_transaction(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise SandboxError(400, "VALIDATION", "the body must be a JSON object")
-        if "script" in body and "postings" not in body:
-            # Not a ledger code of its own: the sandbox simply has no interpreter.
-            raise SandboxError(400, "VALIDATION", "the sandbox runs postings only, not Numscript")
-        postings = [_posting(p) for p in body.get("postings") or []]
+        script = body.get("script")
+        if isinstance(script, dict) and not script.get("plain"):
+            script = None  # the ledger ignores an empty script
+        # How far below zero an account may go, by (address, asset): 0 unless a
+        # script allows an overdraft (None: unbounded); `world` is unbounded.
+        limits: dict[tuple[str, str], int | None] = {}
+        if script and body.get("postings"):
+            raise SandboxError(400, "VALIDATION", "postings or a script, not both")
+        if script:
+            send = compile_script(script)
+            postings = [send.posting()]
+            limits[(send.source, send.asset)] = send.limit
+        else:
+            postings = [_posting(p) for p in body.get("postings") or []]
         if not postings:
             raise SandboxError(400, "NO_POSTINGS", "a transaction needs at least one posting")
         reference = body.get("reference") or None
@@ -116,12 +122,15 @@ class Ledger:
                     vol = self.volumes.get(address, {}).get(p["asset"], _Volume())
                     balances[slot] = vol.input - vol.output
                 balances[slot] += delta
-                if address != WORLD and balances[slot] < 0:
+                floor = None if address == WORLD else limits.get(slot, 0)
+                if floor is not None and balances[slot] < -floor:
                     raise SandboxError(
                         400,
                         "INSUFFICIENT_FUND",
                         f"account {address} has insufficient funds in {p['asset']}",
                     )
+        touched = [(a, p["asset"]) for p in postings for a in (p["source"], p["destination"])]
+        pre = self._volumes(touched) if self.sink is not None else {}
         for p in postings:
             self._vol(p["source"], p["asset"]).output += p["amount"]
             self._vol(p["destination"], p["asset"]).input += p["amount"]
@@ -137,11 +146,23 @@ class Ledger:
             tx["reference"] = reference
             self.references[reference] = tx["id"]
         self.transactions.append(tx)
+        if self.sink is not None:
+            self.sink(committed_transactions(self.name, tx, pre, self._volumes(touched)))
         return tx
 
     def add_account_metadata(self, address: str, body: Any) -> None:
         _check_address(address)
-        self.account_metadata.setdefault(address, {}).update(_metadata(body))
+        metadata = _metadata(body)
+        self.account_metadata.setdefault(address, {}).update(metadata)
+        if self.sink is not None:
+            self.sink(saved_metadata(self.name, address, metadata))
+
+    def _volumes(self, slots: list[tuple[str, str]]) -> dict[str, dict[str, tuple[int, int]]]:
+        out: dict[str, dict[str, tuple[int, int]]] = {}
+        for address, asset in slots:
+            vol = self.volumes.get(address, {}).get(asset, _Volume())
+            out.setdefault(address, {})[asset] = (vol.input, vol.output)
+        return out
 
     def _vol(self, address: str, asset: str) -> _Volume:
         return self.volumes.setdefault(address, {}).setdefault(asset, _Volume())
@@ -150,8 +171,9 @@ class Ledger:
 class Ledgers:
     """Every ledger of one sandbox process, by name."""
 
-    def __init__(self) -> None:
+    def __init__(self, sink: Sink | None = None) -> None:
         self._by_name: dict[str, Ledger] = {}
+        self._sink = sink
 
     def create(self, name: str, body: Any) -> None:
         if not _LEDGER.match(name):
@@ -159,7 +181,7 @@ class Ledgers:
         if name in self._by_name:
             raise SandboxError(400, "LEDGER_ALREADY_EXISTS", f"ledger {name} already exists")
         meta = _metadata(body.get("metadata") if isinstance(body, dict) else None)
-        self._by_name[name] = Ledger(name, _now(), meta)
+        self._by_name[name] = Ledger(name, _now(), meta, sink=self._sink)
 
     def get(self, name: str) -> Ledger:
         ledger = self._by_name.get(name)
@@ -185,7 +207,7 @@ def _sorted(value: Any) -> Any:
 
 
 def _check_address(address: str) -> None:
-    if not _ADDRESS.match(address):
+    if not valid_address(address):
         raise SandboxError(400, "VALIDATION", f"invalid account address {address!r}")
 
 
@@ -198,7 +220,7 @@ def _posting(raw: Any) -> dict[str, Any]:
         if not isinstance(address, str):
             raise SandboxError(400, "VALIDATION", "posting source and destination are required")
         _check_address(address)
-    if not isinstance(asset, str) or not _ASSET.match(asset):
+    if not isinstance(asset, str) or not valid_asset(asset):
         raise SandboxError(400, "VALIDATION", f"invalid asset {asset!r}")
     # bool is an int in Python; JSON true is not an amount.
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:

@@ -10,6 +10,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from compose.sandbox.events import Sink, saved_payment
 from compose.sandbox.ledger import SandboxError
 
 _PAYMENT_TYPES = ("PAY-IN", "PAYOUT", "TRANSFER", "OTHER")
@@ -37,7 +38,8 @@ def _text(body: dict[str, Any], name: str, *, required: bool = False) -> str:
 
 
 class Payments:
-    def __init__(self) -> None:
+    def __init__(self, sink: Sink | None = None) -> None:
+        self._sink = sink
         self._payments: dict[str, dict[str, Any]] = {}
         self._transfers: dict[str, dict[str, Any]] = {}
 
@@ -69,6 +71,8 @@ class Payments:
         if payment["id"] in self._payments:
             raise SandboxError(409, "CONFLICT", f"payment {payment['id']} already exists")
         self._payments[payment["id"]] = payment
+        if self._sink is not None:
+            self._sink(saved_payment(payment))
         return payment
 
     def payment(self, payment_id: str) -> dict[str, Any]:

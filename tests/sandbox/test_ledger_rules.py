@@ -185,7 +185,7 @@ async def test_no_postings_and_scripts_are_refused(client: httpx.AsyncClient) ->
     empty = await post(client, f"{V2}/main/transactions", {"postings": []})
     script = await post(client, f"{V2}/main/transactions", {"script": {"plain": "send"}})
     assert (empty[0], empty[1]["errorCode"]) == (400, "NO_POSTINGS")
-    assert (script[0], script[1]["errorCode"]) == (400, "VALIDATION")
+    assert (script[0], script[1]["errorCode"]) == (400, "COMPILATION_FAILED")
 
 
 async def test_metadata_idempotency_and_call_log(client: httpx.AsyncClient) -> None:

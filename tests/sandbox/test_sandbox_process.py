@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -13,6 +14,9 @@ from formance_sdk_python.models import ledger as shared
 from formance_sdk_python.models import operations
 
 from engine.activities import ActivityFailure, ActivitySettings, HttpStack
+from engine.commands import StartInstance
+from engine.instance import ActivitySucceeded, CallActivity, step
+from engine.instance import Start as StartStep
 from streams import codec
 from tests.sandbox.conftest import Start
 
@@ -176,3 +180,75 @@ def test_invalid_fault_setting_is_one_line_and_exit_2() -> None:
     assert result.returncode == 2
     assert "error: error_rate:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_engine_overdraft_send_runs_on_the_sandbox_process(start_sandbox: Start) -> None:
+    # The calls the engine's own send stage makes (6.2-6.3), not hand-written
+    # ones: users:1 on `main` may overdraw, so its leg is the 6.3 script.
+    big = 2**70 + 3
+    send = {
+        "source": {"account": {"id": "users:1", "ledger": "main", "allowOverdraft": True}},
+        "destination": {"account": {"id": "payouts:1", "ledger": "other"}},
+        "amount": {"amount": big, "asset": "EUR/2"},
+    }
+    command = StartInstance(
+        id="cmd1",
+        instance_id="inst1",
+        workflow_id="wf1",
+        config={"name": "w", "stages": [{"send": send}]},
+        variables={},
+        created_at="2025-03-04T10:00:00Z",
+    )
+    now = datetime(2025, 3, 4, tzinfo=UTC)
+    url = start_sandbox()
+    async with httpx.AsyncClient(base_url=url) as http:
+        for ledger in ("main", "other"):
+            assert (await http.post(f"/api/ledger/v2/{ledger}")).status_code == 204
+    outcome = step(None, StartStep(command, "stack1", now))
+    scripts: list[str] = []
+    async with HttpStack(ActivitySettings(stack_url=url)) as stack:
+        while outcome.state is not None and not outcome.state.terminated:
+            (call,) = [e for e in outcome.effects if isinstance(e, CallActivity)]
+            if "script" in call.request["Data"]:
+                scripts.append(call.request["Data"]["script"]["plain"])
+            answer = await stack.call(call.name, call.request, idempotency_key=call.idempotency_key)
+            again = await stack.call(call.name, call.request, idempotency_key=call.idempotency_key)
+            assert answer == again
+            outcome = step(outcome.state, ActivitySucceeded(call.activity_id, answer, now))
+        read = {"idempotency_key": None}
+        user = await stack.call("GetAccount", {"ledger": "main", "id": "users:1"}, **read)
+        payouts = await stack.call("GetAccount", {"ledger": "other", "id": "payouts:1"}, **read)
+    assert outcome.state is not None
+    assert outcome.state.error is None
+    assert scripts == [
+        f"send [EUR/2 {big}] (\n  source = @users:1 allowing unbounded overdraft\n"
+        "  destination = @world\n)"
+    ]
+    assert user is not None
+    assert payouts is not None
+    assert user["data"]["balances"] == {"EUR/2": -big}
+    assert payouts["data"]["balances"] == {"EUR/2": big}
+
+
+def test_overdraft_template_over_plain_http_and_other_scripts_refused(
+    start_sandbox: Start,
+) -> None:
+    url = start_sandbox()
+    big = 2**70 + 3
+    plain = (
+        f"send [USD/2 {big}] (\n"
+        "  source = @users:7 allowing unbounded overdraft\n"
+        "  destination = @world\n)"
+    )
+    assert httpx.post(f"{url}/api/ledger/v2/main").status_code == 204
+    path = f"{url}/api/ledger/v2/main/transactions"
+    ok = httpx.post(path, content=codec.dumps({"script": {"plain": plain, "vars": {}}}))
+    other = httpx.post(path, content=codec.dumps({"script": {"plain": "print 1"}}))
+    account = codec.loads(httpx.get(f"{url}/api/ledger/main/accounts/users:7").content)
+    assert ok.status_code == 200
+    assert codec.loads(ok.content)["data"]["postings"][0]["amount"] == big
+    assert account["data"]["balances"] == {"USD/2": -big}
+    assert (other.status_code, codec.loads(other.content)["errorCode"]) == (
+        400,
+        "COMPILATION_FAILED",
+    )
