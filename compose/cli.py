@@ -95,9 +95,7 @@ def dev(
         )
         sys.stdout.flush()
         while not stopping:
-            for name, proc in stack.children.items():
-                if proc.poll() is not None:
-                    raise LocalStackError(f"the {name} exited with {proc.returncode}")
+            stack.watch()  # restarts a dead worker; raises if the API or sandbox died
             time.sleep(0.2)
     except LocalStackError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -5,6 +5,14 @@ the API run as child processes of this one, exactly as in production but on
 loopback. Without ``ORCHESTRATION_STACK_URL`` the in-memory stack sandbox
 (``compose.sandbox``) runs as one more child and the worker calls it. Every
 child dies with this process, and a clean stop takes them down in reverse order.
+
+Once the stack is up, a worker that dies (an exit, a SIGKILL, the OOM killer)
+is started again after a back-off (`compose.restarts`), with one
+`dev.worker_restarted` log line and its new pid in the pids file: a worker's
+state lives in Kafka and PostgreSQL, so a restart loses nothing. The API or
+the sandbox dying ends the whole stack instead (their state is in memory, or
+their failure is a bug to see, not to paper over). The production commands
+never restart themselves: that is their supervisor's job.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import structlog
 
 from compose.localstack import KafkaBroker, PostgresCluster, free_port
 from compose.localstack._process import (
@@ -25,7 +34,10 @@ from compose.localstack._process import (
     spawn_inherit,
     terminate,
 )
+from compose.restarts import RestartBackoff, describe_exit
 from engine.db import migrate
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -38,6 +50,13 @@ class DevStack:
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # The Formance stack the worker calls: the environment's, else a sandbox child's.
     stack_url: str | None = field(default_factory=lambda: os.environ.get("ORCHESTRATION_STACK_URL"))
+    backoff: RestartBackoff = field(default_factory=RestartBackoff)
+    # How to start the worker again, when it was last started, and a pending restart.
+    _worker_argv: list[str] = field(default_factory=list)
+    _worker_env: dict[str, str] = field(default_factory=dict)
+    _worker_started_at: float = 0.0
+    _restart: dict[str, object] | None = None  # what the restart line will say, and when
+    _restart_at: float = 0.0
 
     def env(self) -> dict[str, str]:
         assert self.kafka is not None
@@ -86,19 +105,60 @@ class DevStack:
             )
             env["ORCHESTRATION_STACK_URL"] = worker_env["ORCHESTRATION_STACK_URL"] = self.stack_url
             checks.append(lambda: self._healthy(f"{self.stack_url}/_healthcheck"))
-        self.children["worker"] = spawn_inherit([*cli, "worker"], env=worker_env)
+        self._worker_argv, self._worker_env = [*cli, "worker"], worker_env
+        self._start_worker()
         self.children["api"] = spawn_inherit([*cli, "api"], env=env)
         deadline = time.monotonic() + timeout
         while not all(check() for check in checks):
             for name, proc in self.children.items():
                 if proc.poll() is not None:
-                    raise LocalStackError(f"the {name} exited with {proc.returncode}")
+                    raise LocalStackError(f"the {name} exited ({describe_exit(proc.returncode)})")
             if time.monotonic() > deadline:
                 raise LocalStackError("the worker or the API did not become ready in time")
             time.sleep(0.2)
         env_file = self.state_dir / "env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env().items()))
-        (self.state_dir / "pids").write_text("".join(f"{k}={v}\n" for k, v in self.pids().items()))
+        self._write_pids()
+
+    def _start_worker(self) -> None:
+        self.children["worker"] = spawn_inherit(self._worker_argv, env=self._worker_env)
+        self._worker_started_at = time.monotonic()
+
+    def _write_pids(self) -> None:
+        # Written whole then renamed: a reader never sees half a file.
+        pids = self.state_dir / "pids"
+        partial = pids.with_name("pids.partial")
+        partial.write_text("".join(f"{k}={v}\n" for k, v in self.pids().items()))
+        partial.replace(pids)
+
+    def watch(self) -> None:
+        """One supervision step of a running stack: restart a dead worker when
+        its back-off is over; raise if any other child died."""
+        now = time.monotonic()
+        for name, proc in self.children.items():
+            code = proc.poll()
+            if code is None:
+                continue
+            if name != "worker":
+                raise LocalStackError(
+                    f"the {name} exited ({describe_exit(code)}); only the worker is "
+                    "restarted in dev, so the dev stack stops"
+                )
+            if self._restart is None:
+                uptime = now - self._worker_started_at
+                delay = self.backoff.delay(uptime)
+                self._restart_at = now + delay
+                self._restart = {
+                    "old_pid": proc.pid,
+                    "exit": describe_exit(code),
+                    "uptime_s": round(uptime, 1),
+                    "backoff_s": delay,
+                }
+        if self._restart is not None and now >= self._restart_at:
+            said, self._restart = self._restart, None
+            self._start_worker()
+            self._write_pids()
+            log.warning("dev.worker_restarted", **said, new_pid=self.children["worker"].pid)
 
     def _api_healthy(self) -> bool:
         return self._healthy(f"http://127.0.0.1:{self.api_port}/_healthcheck")
