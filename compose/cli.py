@@ -57,9 +57,21 @@ def _main(
 @app.command()
 def dev(
     port: Annotated[int, typer.Option(help="API port on 127.0.0.1")] = 8080,
-    state_dir: Annotated[Path, typer.Option(help="Where the env file goes")] = Path(
-        ".orchestration/dev"
-    ),
+    state_dir: Annotated[
+        Path,
+        typer.Option(help="Where the env and pids files go, and with --keep the data"),
+    ] = Path(".orchestration/dev"),
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help=(
+                "Keep Kafka's and PostgreSQL's data across runs, in STATE_DIR/kafka and "
+                "STATE_DIR/postgres (delete them to start over). Without it every run "
+                "starts empty, in temp dirs removed on stop."
+            ),
+        ),
+    ] = False,
     topics: Annotated[str, typer.Option(help="Inbound topics, space-separated")] = (
         "ledger payments"
     ),
@@ -69,7 +81,7 @@ def dev(
     from compose.localstack import LocalStackError
 
     configure_logging()
-    stack = DevStack(state_dir=state_dir, api_port=port, topics=topics)
+    stack = DevStack(state_dir=state_dir, api_port=port, topics=topics, keep=keep)
     stopping = False
 
     def _stop(signum: int, frame: object) -> None:

@@ -50,6 +50,9 @@ class DevStack:
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # The Formance stack the worker calls: the environment's, else a sandbox child's.
     stack_url: str | None = field(default_factory=lambda: os.environ.get("ORCHESTRATION_STACK_URL"))
+    # Keep Kafka's and PostgreSQL's data in the state dir across runs (else
+    # temp dirs, removed on stop: every run starts empty).
+    keep: bool = False
     backoff: RestartBackoff = field(default_factory=RestartBackoff)
     # How to start the worker again, when it was last started, and a pending restart.
     _worker_argv: list[str] = field(default_factory=list)
@@ -81,9 +84,10 @@ class DevStack:
         if port_open(self.api_port):
             raise LocalStackError(f"port {self.api_port} is already in use (try --port)")
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.postgres = PostgresCluster()
+        kept = self.state_dir.resolve() if self.keep else None
+        self.postgres = PostgresCluster(kept / "postgres" if kept else None)
         self.postgres.start()
-        self.kafka = KafkaBroker()
+        self.kafka = KafkaBroker(kept / "kafka" if kept else None)
         self.kafka.start()
         migrate(self.postgres.url)
         env = {

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,9 +50,13 @@ def read_env(state_dir: Path) -> dict[str, str]:
 
 
 def start_dev(
-    tmp_path: Path, stack_url: str | None = None, *, log: Path | None = None
+    tmp_path: Path,
+    stack_url: str | None = None,
+    *,
+    log: Path | None = None,
+    args: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen[str], re.Match[str], dict[str, int]]:
-    """`orchestration dev` with its state in `tmp_path`; its stderr (the logs) to `log`."""
+    """`orchestration dev ARGS` with its state in `tmp_path`; its stderr (the logs) to `log`."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "ORCHESTRATION_STACK_URL"}
     if stack_url is not None:
@@ -60,6 +66,7 @@ def start_dev(
             [
                 *(sys.executable, "-m", "compose", "dev"),
                 *("--port", str(port), "--state-dir", str(tmp_path)),
+                *args,
             ],
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -250,3 +257,52 @@ def test_a_killed_worker_is_restarted_and_the_stack_still_matches(tmp_path: Path
     assert f"new_pid={restarted['worker']}" in lines[0]
     assert "signal SIGKILL" in lines[0]
     assert wait_gone({**pids, **restarted}) == []
+
+
+def workflow_names(http: httpx.Client) -> list[str]:
+    response = http.get("/v2/workflows", params={"pageSize": 100})
+    assert response.status_code == 200, response.text
+    return [w["config"]["name"] for w in response.json()["cursor"]["data"]]
+
+
+def test_keep_finds_the_last_runs_workflows_and_the_default_starts_empty() -> None:
+    # Not pytest's tmp_path: PostgreSQL runs as another user when we are root,
+    # and that user cannot enter pytest's private (0700) directories.
+    state = Path(tempfile.mkdtemp(prefix="orchestration-dev-keep-"))
+    state.chmod(0o755)
+    try:
+        proc, ready, _ = start_dev(state, args=("--keep",))
+        try:
+            with httpx.Client(base_url=ready.group(1), timeout=10) as http:
+                _, trigger_id = create_workflow_and_trigger(http)
+        finally:
+            assert stop_dev(proc) == 0
+        assert (state / "postgres" / "data" / "PG_VERSION").exists()
+        assert (state / "kafka" / "data" / "meta.properties").exists()
+
+        proc, ready, _ = start_dev(state, args=("--keep",))
+        try:
+            with httpx.Client(base_url=ready.group(1), timeout=10) as http:
+                assert workflow_names(http) == ["demo"]
+                # Kafka kept its topics too: the new worker loaded the trigger
+                # from the definitions topic and matches with it.
+                publish({**os.environ, **read_env(state)}, "ledger", committed_transaction(7))
+                found = wait_for(
+                    lambda: http.get(f"/v2/triggers/{trigger_id}/occurrences").json()["cursor"][
+                        "data"
+                    ]
+                )
+                assert len(found) == 1
+        finally:
+            assert stop_dev(proc) == 0
+
+        proc, ready, _ = start_dev(state)
+        try:
+            with httpx.Client(base_url=ready.group(1), timeout=10) as http:
+                assert workflow_names(http) == []
+        finally:
+            assert stop_dev(proc) == 0
+        # A run without --keep leaves the kept data alone for the next --keep.
+        assert (state / "postgres" / "data" / "PG_VERSION").exists()
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
