@@ -17,6 +17,7 @@ never restart themselves: that is their supervisor's job.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from pathlib import Path
 import httpx
 import structlog
 
+from compose.kafka_ready import wait_for_kafka
 from compose.localstack import KafkaBroker, PostgresCluster, free_port
 from compose.localstack._process import (
     LocalStackError,
@@ -36,6 +38,7 @@ from compose.localstack._process import (
 )
 from compose.restarts import RestartBackoff, describe_exit
 from engine.db import migrate
+from streams import KafkaSettings
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +93,11 @@ class DevStack:
         self.kafka = KafkaBroker(kept / "kafka" if kept else None)
         self.kafka.start()
         migrate(self.postgres.url)
+        kafka = KafkaSettings(
+            kafka_bootstrap_servers=self.kafka.bootstrap_servers,
+            topics=self.topics.replace(",", " ").split(),
+        )
+        asyncio.run(wait_for_kafka(kafka))  # the worker starts into a settled broker
         env = {
             **os.environ,
             **self.env(),

@@ -306,3 +306,40 @@ def test_keep_finds_the_last_runs_workflows_and_the_default_starts_empty() -> No
         assert (state / "postgres" / "data" / "PG_VERSION").exists()
     finally:
         shutil.rmtree(state, ignore_errors=True)
+
+
+# What an error-level line looks like in either log format, or an unlogged failure.
+ERROR_LINE = re.compile(
+    r"\[(error|critical|exception)\s*\]|\"level\": ?\"(error|critical)\"|^error:|^Traceback"
+)
+
+
+def test_a_fresh_start_logs_no_error_before_ready(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "ORCHESTRATION_STACK_URL"}
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "compose", "dev"),
+            *("--port", str(port), "--state-dir", str(tmp_path)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # the children's logs and our own lines, in order
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("ready:"):
+                break
+        last = lines[-1] if lines else ""
+        assert last.startswith("ready:"), "\n".join(lines[-40:])
+    finally:
+        code = stop_dev(proc)
+    assert code == 0
+    errors = [line for line in lines if ERROR_LINE.search(line)]
+    assert errors == [], "\n".join(errors)
+    # The output was read at all: the children's start-up lines are in it.
+    assert any("worker.started" in line for line in lines)
