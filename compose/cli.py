@@ -258,7 +258,13 @@ def publish(
     topic: Annotated[str, typer.Option(help="Kafka topic")],
     source: Annotated[str, typer.Argument(help="JSON file, JSON-lines file, or - for stdin")] = "-",
 ) -> None:
-    """Publish one JSON event (or a JSON-lines file of them) to Kafka."""
+    """Publish one JSON event (or a JSON-lines file of them) to Kafka.
+
+    The broker: ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS, else the running
+    `orchestration dev` whose env file is in ORCHESTRATION_DEV_DIR (its
+    --state-dir), else the nearest .orchestration/dev/env from the working
+    directory upwards.
+    """
     text = sys.stdin.read() if source == "-" else Path(source).read_text()
     try:
         events = _parse_events(text)
@@ -276,17 +282,19 @@ def publish(
     typer.echo(f"published {count} event(s) to {topic}")
 
 
-DEV_ENV_FILE = Path(".orchestration/dev/env")
-
-
 def _load_dev_env() -> None:
-    """Point at a running `orchestration dev` unless the environment says otherwise."""
-    if "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS" in os.environ or not DEV_ENV_FILE.exists():
+    """Point at a running `orchestration dev` unless the environment names a broker."""
+    from compose.devenv import DevEnvNotFound, find_dev_env, read_dev_env
+
+    if "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS" in os.environ:
         return
-    for line in DEV_ENV_FILE.read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            os.environ.setdefault(key.strip(), value.strip())
+    try:
+        env_file = find_dev_env(Path.cwd(), os.environ)
+    except DevEnvNotFound as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for key, value in read_dev_env(env_file).items():
+        os.environ.setdefault(key, value)
 
 
 def _parse_events(text: str) -> list[Any]:
