@@ -97,6 +97,7 @@ def dev(
         env = stack.env()
         typer.echo(
             f"ready: api={env['ORCHESTRATION_API_URL']} "
+            f"worker=http://127.0.0.1:{env['ORCHESTRATION_WORKER_METRICS_PORT']} "
             f"kafka={env['ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS']} "
             f"database={env['ORCHESTRATION_DATABASE_URL']}",
         )

@@ -56,6 +56,11 @@ class DevStack:
     # Keep Kafka's and PostgreSQL's data in the state dir across runs (else
     # temp dirs, removed on stop: every run starts empty).
     keep: bool = False
+    # The worker's /healthz, /readyz and /metrics: always served in dev, on the
+    # port ORCHESTRATION_WORKER_METRICS_PORT gives, else a free one.
+    metrics_port: int = field(
+        default_factory=lambda: int(os.environ.get("ORCHESTRATION_WORKER_METRICS_PORT") or 0)
+    )
     backoff: RestartBackoff = field(default_factory=RestartBackoff)
     # How to start the worker again, when it was last started, and a pending restart.
     _worker_argv: list[str] = field(default_factory=list)
@@ -72,6 +77,7 @@ class DevStack:
             "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "ORCHESTRATION_DATABASE_URL": self.postgres.url,
             "ORCHESTRATION_TOPICS": ",".join(self.topics.replace(",", " ").split()),
+            "ORCHESTRATION_WORKER_METRICS_PORT": str(self.metrics_port),
             **({"ORCHESTRATION_STACK_URL": self.stack_url} if self.stack_url else {}),
         }
 
@@ -86,6 +92,12 @@ class DevStack:
     def start(self, *, timeout: float = 120) -> None:
         if port_open(self.api_port):
             raise LocalStackError(f"port {self.api_port} is already in use (try --port)")
+        if not self.metrics_port:
+            self.metrics_port = free_port()
+        elif port_open(self.metrics_port):
+            raise LocalStackError(
+                f"port {self.metrics_port} (ORCHESTRATION_WORKER_METRICS_PORT) is already in use"
+            )
         self.state_dir.mkdir(parents=True, exist_ok=True)
         kept = self.state_dir.resolve() if self.keep else None
         self.postgres = PostgresCluster(kept / "postgres" if kept else None)
@@ -105,10 +117,9 @@ class DevStack:
             "ORCHESTRATION_API_PORT": str(self.api_port),
             "ORCHESTRATION_MIGRATE_ON_START": "false",
         }
-        metrics_port = free_port()
-        worker_env = {**env, "ORCHESTRATION_WORKER_METRICS_PORT": str(metrics_port)}
+        worker_env = dict(env)
         cli = [sys.executable, "-m", "compose"]
-        checks = [lambda: port_open(metrics_port), self._api_healthy]
+        checks = [lambda: port_open(self.metrics_port), self._api_healthy]
         if not self.stack_url:
             sandbox_port = free_port()
             self.stack_url = f"http://127.0.0.1:{sandbox_port}"

@@ -23,7 +23,10 @@ from streams import codec
 
 pytestmark = pytest.mark.e2e
 
-READY = re.compile(r"^ready: api=(http://127\.0\.0\.1:\d+) kafka=(\S+) database=(\S+)$")
+READY = re.compile(
+    r"^ready: api=(http://127\.0\.0\.1:\d+) worker=(http://127\.0\.0\.1:(\d+)) "
+    r"kafka=(\S+) database=(\S+)$"
+)
 
 
 def alive(pid: int) -> bool:
@@ -100,16 +103,18 @@ def wait_gone(pids: dict[str, int], timeout: float = 60) -> list[str]:
 def test_dev_runs_the_whole_stack_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     proc, ready, pids = start_dev(tmp_path)
     try:
-        api, kafka, database = ready.groups()
+        api, worker, metrics_port, kafka, database = ready.groups()
         env = dict(row.split("=", 1) for row in (tmp_path / "env").read_text().splitlines())
         assert env == {
             "ORCHESTRATION_API_URL": api,
             "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS": kafka,
             "ORCHESTRATION_DATABASE_URL": database,
             "ORCHESTRATION_TOPICS": "ledger,payments",
+            "ORCHESTRATION_WORKER_METRICS_PORT": metrics_port,
             "ORCHESTRATION_STACK_URL": env["ORCHESTRATION_STACK_URL"],
         }
         assert httpx.get(f"{api}/_healthcheck").json() == {"default": "OK"}
+        assert httpx.get(f"{worker}/healthz").json() == {"status": "ok"}
         # No ORCHESTRATION_STACK_URL was given: the env file points at the sandbox.
         sandbox = httpx.get(f"{env['ORCHESTRATION_STACK_URL']}/_info").json()
         assert sandbox["name"] == "sandbox"
@@ -343,3 +348,18 @@ def test_a_fresh_start_logs_no_error_before_ready(tmp_path: Path) -> None:
     assert errors == [], "\n".join(errors)
     # The output was read at all: the children's start-up lines are in it.
     assert any("worker.started" in line for line in lines)
+
+
+def test_the_workers_probes_are_on_and_their_port_is_in_the_env_file(tmp_path: Path) -> None:
+    proc, ready, _ = start_dev(tmp_path)
+    try:
+        port = read_env(tmp_path)["ORCHESTRATION_WORKER_METRICS_PORT"]
+        assert ready.group(2) == f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            assert http.get("/healthz").json() == {"status": "ok"}
+            assert wait_for(lambda: http.get("/readyz").json() == {"status": "ready"})
+            metrics = http.get("/metrics")
+            assert metrics.status_code == 200
+            assert "orchestration_inbound_events_total" in metrics.text
+    finally:
+        assert stop_dev(proc) == 0
