@@ -128,8 +128,7 @@ class DevStack:
             )
             env["ORCHESTRATION_STACK_URL"] = worker_env["ORCHESTRATION_STACK_URL"] = self.stack_url
             checks.append(lambda: self._healthy(f"{self.stack_url}/_healthcheck"))
-        self._worker_argv, self._worker_env = [*cli, "worker"], worker_env
-        self._start_worker()
+        self.run_worker([*cli, "worker"], worker_env)
         self.children["api"] = spawn_inherit([*cli, "api"], env=env)
         deadline = time.monotonic() + timeout
         while not all(check() for check in checks):
@@ -143,9 +142,11 @@ class DevStack:
         env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env().items()))
         self._write_pids()
 
-    def _start_worker(self) -> None:
-        self.children["worker"] = spawn_inherit(self._worker_argv, env=self._worker_env)
-        self._worker_started_at = time.monotonic()
+    def run_worker(self, argv: list[str], env: dict[str, str], *, now: float | None = None) -> None:
+        """Start the worker child; `watch` starts the same command again when it dies."""
+        self._worker_argv, self._worker_env = argv, env
+        self.children["worker"] = spawn_inherit(argv, env=env)
+        self._worker_started_at = time.monotonic() if now is None else now
 
     def _write_pids(self) -> None:
         # Written whole then renamed: a reader never sees half a file.
@@ -154,10 +155,11 @@ class DevStack:
         partial.write_text("".join(f"{k}={v}\n" for k, v in self.pids().items()))
         partial.replace(pids)
 
-    def watch(self) -> None:
+    def watch(self, *, now: float | None = None) -> None:
         """One supervision step of a running stack: restart a dead worker when
-        its back-off is over; raise if any other child died."""
-        now = time.monotonic()
+        its back-off is over; raise if any other child died. (`now`: the
+        monotonic clock, given by tests.)"""
+        now = time.monotonic() if now is None else now
         for name, proc in self.children.items():
             code = proc.poll()
             if code is None:
@@ -179,7 +181,7 @@ class DevStack:
                 }
         if self._restart is not None and now >= self._restart_at:
             said, self._restart = self._restart, None
-            self._start_worker()
+            self.run_worker(self._worker_argv, self._worker_env, now=now)
             self._write_pids()
             log.warning("dev.worker_restarted", **said, new_pid=self.children["worker"].pid)
 

@@ -363,3 +363,14 @@ def test_the_workers_probes_are_on_and_their_port_is_in_the_env_file(tmp_path: P
             assert "orchestration_inbound_events_total" in metrics.text
     finally:
         assert stop_dev(proc) == 0
+
+
+def test_a_dead_api_ends_the_dev_stack_loudly(tmp_path: Path) -> None:
+    state, log = tmp_path / "state", tmp_path / "dev.log"
+    proc, _, pids = start_dev(state, log=log)
+    os.kill(pids["api"], signal.SIGKILL)
+    code = proc.wait(timeout=90)
+    proc.stdout.close()  # type: ignore[union-attr]
+    assert code == 1
+    assert "error: the api exited (signal SIGKILL)" in log.read_text()
+    assert wait_gone(pids) == []
