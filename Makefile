@@ -7,11 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8080
+ARGS ?=
 
 .PHONY: dev test lint typecheck unit integration e2e bootstrap venv bench clean
 
 dev: bootstrap venv
-	$(BIN)/orchestration dev --port $(PORT)
+	$(BIN)/orchestration dev --port $(PORT) $(ARGS)
 
 test: bootstrap venv
 	$(BIN)/ruff check .

@@ -57,9 +57,21 @@ def _main(
 @app.command()
 def dev(
     port: Annotated[int, typer.Option(help="API port on 127.0.0.1")] = 8080,
-    state_dir: Annotated[Path, typer.Option(help="Where the env file goes")] = Path(
-        ".orchestration/dev"
-    ),
+    state_dir: Annotated[
+        Path,
+        typer.Option(help="Where the env and pids files go, and with --keep the data"),
+    ] = Path(".orchestration/dev"),
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help=(
+                "Keep Kafka's and PostgreSQL's data across runs, in STATE_DIR/kafka and "
+                "STATE_DIR/postgres (delete them to start over). Without it every run "
+                "starts empty, in temp dirs removed on stop."
+            ),
+        ),
+    ] = False,
     topics: Annotated[str, typer.Option(help="Inbound topics, space-separated")] = (
         "ledger payments"
     ),
@@ -69,7 +81,7 @@ def dev(
     from compose.localstack import LocalStackError
 
     configure_logging()
-    stack = DevStack(state_dir=state_dir, api_port=port, topics=topics)
+    stack = DevStack(state_dir=state_dir, api_port=port, topics=topics, keep=keep)
     stopping = False
 
     def _stop(signum: int, frame: object) -> None:
@@ -85,6 +97,7 @@ def dev(
         env = stack.env()
         typer.echo(
             f"ready: api={env['ORCHESTRATION_API_URL']} "
+            f"worker=http://127.0.0.1:{env['ORCHESTRATION_WORKER_METRICS_PORT']} "
             f"kafka={env['ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS']} "
             f"database={env['ORCHESTRATION_DATABASE_URL']}",
         )
@@ -95,9 +108,7 @@ def dev(
         )
         sys.stdout.flush()
         while not stopping:
-            for name, proc in stack.children.items():
-                if proc.poll() is not None:
-                    raise LocalStackError(f"the {name} exited with {proc.returncode}")
+            stack.watch()  # restarts a dead worker; raises if the API or sandbox died
             time.sleep(0.2)
     except LocalStackError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -257,7 +268,13 @@ def publish(
     topic: Annotated[str, typer.Option(help="Kafka topic")],
     source: Annotated[str, typer.Argument(help="JSON file, JSON-lines file, or - for stdin")] = "-",
 ) -> None:
-    """Publish one JSON event (or a JSON-lines file of them) to Kafka."""
+    """Publish one JSON event (or a JSON-lines file of them) to Kafka.
+
+    The broker: ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS, else the running
+    `orchestration dev` whose env file is in ORCHESTRATION_DEV_DIR (its
+    --state-dir), else the nearest .orchestration/dev/env from the working
+    directory upwards.
+    """
     text = sys.stdin.read() if source == "-" else Path(source).read_text()
     try:
         events = _parse_events(text)
@@ -275,17 +292,19 @@ def publish(
     typer.echo(f"published {count} event(s) to {topic}")
 
 
-DEV_ENV_FILE = Path(".orchestration/dev/env")
-
-
 def _load_dev_env() -> None:
-    """Point at a running `orchestration dev` unless the environment says otherwise."""
-    if "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS" in os.environ or not DEV_ENV_FILE.exists():
+    """Point at a running `orchestration dev` unless the environment names a broker."""
+    from compose.devenv import DevEnvNotFound, find_dev_env, read_dev_env
+
+    if "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS" in os.environ:
         return
-    for line in DEV_ENV_FILE.read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            os.environ.setdefault(key.strip(), value.strip())
+    try:
+        env_file = find_dev_env(Path.cwd(), os.environ)
+    except DevEnvNotFound as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for key, value in read_dev_env(env_file).items():
+        os.environ.setdefault(key, value)
 
 
 def _parse_events(text: str) -> list[Any]:

@@ -18,7 +18,8 @@ class LocalServer:
 
     Without a `workdir` the server gets a fresh one under the system temp dir
     (the server may run as another user, which cannot enter pytest's or a
-    checkout's private directories), removed again on stop.
+    checkout's private directories), removed again on stop. A given
+    `workdir` is kept, data and log, and a later start resumes it.
     """
 
     #: The signal that asks this server for a clean, prompt shutdown.
@@ -29,6 +30,26 @@ class LocalServer:
         self.workdir: Path = workdir or Path(tempfile.mkdtemp(prefix=prefix))
         self.log = self.workdir / log_name
         self._proc: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0
+
+    @property
+    def kept(self) -> bool:
+        """Whether the data outlives `stop()` (a `workdir` was given)."""
+        return not self._owned
+
+    def _mark_log(self) -> None:
+        """Remember where this start's lines begin: a kept log holds the
+        previous runs' "started" lines too, which must not pass for this one's."""
+        self._log_offset = self.log.stat().st_size if self.log.exists() else 0
+
+    def log_since_start(self) -> str:
+        """What the server wrote to its log since the last `start()`."""
+        try:
+            with self.log.open("rb") as f:
+                f.seek(self._log_offset)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     @property
     def pid(self) -> int | None:

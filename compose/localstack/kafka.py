@@ -175,15 +175,17 @@ class KafkaBroker(LocalServer):
             str(props),
             "--ignore-formatted",
         ]
-        try:
-            run(format_storage, what="formatting the Kafka storage", timeout=120)
-        except LocalStackError:
-            # Seen twice on a loaded 2-core machine and never on a rerun: one
-            # more try costs a JVM start, a failed test session costs more.
-            run(format_storage, what="formatting the Kafka storage", timeout=120)
+        if not (self.workdir / "data" / "meta.properties").exists():  # else: kept, resume it
+            try:
+                run(format_storage, what="formatting the Kafka storage", timeout=120)
+            except LocalStackError:
+                # Seen twice on a loaded 2-core machine and never on a rerun: one
+                # more try costs a JVM start, a failed test session costs more.
+                run(format_storage, what="formatting the Kafka storage", timeout=120)
+        self._mark_log()
         self._proc = spawn([*self._jvm(libs), "kafka.Kafka", str(props)], log=self.log)
         wait_until(
-            lambda: port_open(self.port) and "to STARTED" in self.log.read_text(errors="replace"),
+            lambda: port_open(self.port) and "to STARTED" in self.log_since_start(),
             proc=self._proc,
             timeout=timeout,
             what="Kafka broker",

@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import signal
+import stat
 from pathlib import Path
 
 from compose.localstack._process import (
@@ -79,6 +80,51 @@ class PostgresCluster(LocalServer):
             os.chown(self.workdir, ids.pw_uid, ids.pw_gid)
             self.log.touch()
             os.chown(self.log, ids.pw_uid, ids.pw_gid)
+        if user is not None and self.kept:
+            _check_reachable(self.workdir, user)
+        fresh = not (self.data / "PG_VERSION").exists()  # else: a kept cluster, resume it
+        if fresh:
+            self._initdb(bindir, user)
+        # Throwaway data: durability buys nothing and costs test time. Kept
+        # data is written safely: it is meant to survive a crash of the machine.
+        unsafe = ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        self._mark_log()
+        self._proc = spawn(
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.workdir),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                *(arg for setting in ([] if self.kept else unsafe) for arg in ("-c", setting)),
+                "-c",
+                "max_connections=200",
+            ],
+            log=self.log,
+            user=user,
+        )
+        wait_until(
+            lambda: (
+                port_open(self.port) and "ready to accept connections" in self.log_since_start()
+            ),
+            proc=self._proc,
+            timeout=timeout,
+            what="PostgreSQL",
+            log=self.log,
+        )
+        try:
+            self._createdb(bindir, user)
+        except LocalStackError as exc:
+            # A kept cluster has its database, unless a first run died before createdb.
+            if fresh or "already exists" not in str(exc):
+                raise
+        return self.url
+
+    def _initdb(self, bindir: Path, user: str | None) -> None:
         run(
             [
                 str(bindir / "initdb"),
@@ -95,40 +141,8 @@ class PostgresCluster(LocalServer):
             what="initdb",
             user=user,
         )
-        self._proc = spawn(
-            [
-                str(bindir / "postgres"),
-                "-D",
-                str(self.data),
-                "-p",
-                str(self.port),
-                "-k",
-                str(self.workdir),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                # Throwaway data: durability buys nothing and costs test time.
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "max_connections=200",
-            ],
-            log=self.log,
-            user=user,
-        )
-        wait_until(
-            lambda: (
-                port_open(self.port)
-                and "ready to accept connections" in self.log.read_text(errors="replace")
-            ),
-            proc=self._proc,
-            timeout=timeout,
-            what="PostgreSQL",
-            log=self.log,
-        )
+
+    def _createdb(self, bindir: Path, user: str | None) -> None:
         run(
             [
                 str(bindir / "createdb"),
@@ -143,4 +157,16 @@ class PostgresCluster(LocalServer):
             what="createdb",
             user=user,
         )
-        return self.url
+
+
+def _check_reachable(workdir: Path, user: str) -> None:
+    """A kept cluster lives in a directory of the user's choice; the server user
+    must be able to walk down to it, or initdb fails with a puzzling message."""
+    uid = pwd.getpwnam(user).pw_uid
+    for parent in workdir.resolve().parents:
+        mode = parent.stat()
+        if mode.st_uid != uid and not mode.st_mode & stat.S_IXOTH:
+            raise LocalStackError(
+                f"PostgreSQL runs as {user!r}, which cannot enter {parent} "
+                f"(mode {stat.filemode(mode.st_mode)}); keep the state somewhere it can reach"
+            )

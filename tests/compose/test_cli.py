@@ -1,11 +1,17 @@
+import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from compose.cli import _parse_events
 from compose.localstack import free_port
+from streams import KafkaSettings, codec
+from streams.topics import ensure_topics
 
 pytestmark = pytest.mark.unit
 
@@ -51,3 +57,80 @@ def test_version_and_help_say_what_configures_the_processes() -> None:
     assert run("--version").strip() == f"orchestration {version('orchestration')}"
     for command in ("api", "worker", "migrate"):
         assert "ORCHESTRATION_" in run(command, "--help"), command
+
+
+def run_publish(
+    cwd: Path, event: object, topic: str = "ledger", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`orchestration publish` in `cwd`, with no broker in the environment but `env`."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS", "ORCHESTRATION_DEV_DIR")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "compose", "publish", "--topic", topic, "-"],
+        input=codec.dumps(event).decode(),
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**clean, **env},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_publish_without_a_dev_stack_says_how_to_name_one(tmp_path: Path) -> None:
+    result = run_publish(tmp_path, {"type": "A"})
+    assert result.returncode == 1
+    assert "no running `orchestration dev` found" in result.stderr
+    assert "ORCHESTRATION_DEV_DIR" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def consume_all(settings: KafkaSettings, topic: str, count: int) -> list[object]:
+    async def consume() -> list[object]:
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            got: list[object] = []
+            async with asyncio.timeout(60):
+                while len(got) < count:
+                    batch = await consumer.getmany(timeout_ms=1000)
+                    got += [codec.loads(r.value) for rs in batch.values() for r in rs if r.value]
+            return got
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(consume())
+
+
+@pytest.mark.integration
+def test_publish_finds_the_dev_stack_from_a_subdirectory_or_through_orchestration_dev_dir(
+    make_kafka_settings: Callable[..., KafkaSettings], tmp_path: Path
+) -> None:
+    settings = make_kafka_settings()
+    asyncio.run(ensure_topics(settings))
+    topic = settings.topics[0]
+    checkout = tmp_path / "checkout"
+    state = checkout / ".orchestration" / "dev"
+    state.mkdir(parents=True)
+    (state / "env").write_text(
+        f"ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers}\n"
+    )
+    nested = checkout / "docs" / "examples"
+    nested.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    found_upwards = run_publish(nested, {"n": 1}, topic)
+    assert found_upwards.returncode == 0, found_upwards.stderr
+    named = run_publish(elsewhere, {"n": 2}, topic, ORCHESTRATION_DEV_DIR=str(state))
+    assert named.returncode == 0, named.stderr
+    # Two partitions: no order between the two.
+    assert sorted(map(codec.dumps, consume_all(settings, topic, 2))) == [b'{"n":1}', b'{"n":2}']
