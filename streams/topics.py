@@ -6,6 +6,7 @@ auto-created by the first consumer makes faust crash with PartitionsMismatch.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import structlog
@@ -100,16 +101,29 @@ async def ensure_topics(settings: KafkaSettings, topics: Topics | None = None) -
     return topics
 
 
-async def partition_count(settings: KafkaSettings, topic: str) -> int:
-    """Partitions of an existing topic (a group-less consumer has no metadata to ask)."""
+# Kafka error code of an unknown topic or partition.
+UNKNOWN_TOPIC = 3
+
+
+async def partition_count(settings: KafkaSettings, topic: str, *, wait_s: float = 30.0) -> int:
+    """Partitions of an existing topic (a group-less consumer has no metadata to ask).
+
+    A topic created a moment ago may not be known to the broker answering yet
+    (error 3, unknown topic, for up to a few hundred ms in KRaft): ask again
+    every 200 ms for up to `wait_s` before giving up.
+    """
+    deadline = asyncio.get_running_loop().time() + wait_s
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        (described,) = await admin.describe_topics([topic])
+        while True:
+            (described,) = await admin.describe_topics([topic])
+            code = described["error_code"]
+            if code == 0 and described["partitions"]:
+                break
+            if code not in (0, UNKNOWN_TOPIC) or asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"topic {topic!r} cannot be described: Kafka error {code}")
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()
-    if described["error_code"] != 0:
-        raise RuntimeError(
-            f"topic {topic!r} cannot be described: Kafka error {described['error_code']}"
-        )
     return len(described["partitions"])

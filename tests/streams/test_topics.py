@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Callable
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams import KafkaSettings, Topics, ensure_topics
+from streams.topics import partition_count
 from tests.streams.kafka_helpers import create_topic, read_topic, topic_configs, topic_partitions
 
 pytestmark = pytest.mark.integration
@@ -81,3 +84,26 @@ async def test_ensure_topics_leaves_an_existing_topic_as_it_is(
     assert await topic_partitions(bootstrap, existing) == 1
     assert await topic_partitions(bootstrap, topics.inbound[1]) == 4
     assert await topic_partitions(bootstrap, topics.commands) == 4
+
+
+async def test_partition_count_waits_for_a_topic_created_a_moment_later(
+    make_kafka_settings: Callable[..., KafkaSettings],
+) -> None:
+    settings = make_kafka_settings()
+    name = f"late-{uuid.uuid4().hex[:8]}"
+
+    async def create_later() -> None:
+        await asyncio.sleep(0.6)
+        await create_topic(settings.kafka_bootstrap_servers, name, partitions=5)
+
+    creator = asyncio.create_task(create_later())
+    assert await partition_count(settings, name, wait_s=30) == 5
+    await creator
+
+
+async def test_partition_count_names_the_topic_when_it_never_appears(
+    make_kafka_settings: Callable[..., KafkaSettings],
+) -> None:
+    settings = make_kafka_settings()
+    with pytest.raises(RuntimeError, match=r"'never-there' cannot be described: Kafka error 3"):
+        await partition_count(settings, "never-there", wait_s=0.5)
