@@ -122,3 +122,27 @@ def test_a_restarted_worker_restores_waiting_instances_from_the_changelog(
         done = poll(lambda: _instance(client, instance_id), lambda i: i["terminated"], timeout=90)
     assert done["terminated"], (tmp_path / "worker-2.log").read_text()[-3000:]
     assert "error" not in done
+
+
+@pytest.mark.parametrize("prefix", ["", "/v2"])
+def test_wait_answers_once_the_instance_terminated_with_its_error(
+    run_stack: Callable[..., Stack], prefix: str
+) -> None:
+    # A 1 s delay then a stage that fails: the answer can only carry the
+    # failure if the API waited for the worker to run both stages.
+    stages = [{"delay": {"duration": "1s"}}, {"delay": {"duration": "-2s"}}]
+    stack = run_stack()
+    with stack.client() as client:
+        created = client.post(f"{prefix}/workflows", json={"name": "waited", "stages": stages})
+        assert created.status_code == 201, created.text
+        workflow_id = created.json()["data"]["id"]
+        run = client.post(
+            f"{prefix}/workflows/{workflow_id}/instances", params={"wait": "true"}, timeout=90
+        )
+    assert run.status_code == 201, run.text
+    instance = run.json()["data"]
+    assert instance["terminated"] is True
+    assert instance["error"] == "negative duration provided -2s"
+    assert instance["workflow"]["id"] == workflow_id
+    assert [s["stage"] for s in instance["status"]] == [0, 1]
+    assert instance["status"][1]["error"] == instance["error"]
