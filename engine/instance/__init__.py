@@ -22,9 +22,16 @@ repeats the same ``CallActivity`` (same id, request and idempotency key) up to
 the workflow's ``activityMaxAttempts`` (default 15); a non-retryable or last
 failure fails the stage and the instance with the failure message.
 
-Choices: the status rows' ``runID`` is the ``instance.start`` command id; an
-event that reaches a stage other than a waiting ``wait_event`` is rejected
-(dropped, as upstream 3.10); activity ids are ``<instance>:<stage>:<position>``.
+Choices: the status rows' ``runID`` is the ``instance.start`` command id;
+activity ids are ``<instance>:<stage>:<position>``. Early events (15 item 17):
+an event that arrives while no ``wait_event`` stage waits is kept in
+``InstanceState.early_events`` (at most ``EVENT_BUFFER`` = 64; beyond, the
+oldest is dropped and counted in ``early_events_dropped``). A ``wait_event``
+stage that starts takes the kept events in arrival order as if they were
+posted at that moment (5.5): those before the first with its name are
+discarded, that one completes the stage at once, later ones stay for a later
+stage; with no match it discards them all and waits. A non-matching event
+reaching a waiting stage is discarded (rejected, state unchanged).
 
 Stages: ``noop``, ``delay``, ``wait_event``, ``update`` and ``send`` with
 every source/destination combination of 6.2 (payment to payment fails with
@@ -57,9 +64,10 @@ from engine.instance._inputs import (
     TimerFired,
 )
 from engine.instance._machine import Outcome, retry_delay, step
-from engine.instance._state import InstanceState, PlannedCall
+from engine.instance._state import EVENT_BUFFER, InstanceState, PlannedCall
 
 __all__ = [
+    "EVENT_BUFFER",
     "Abort",
     "ActivityFailed",
     "ActivitySucceeded",

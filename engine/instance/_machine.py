@@ -46,7 +46,7 @@ from engine.instance._inputs import (
 from engine.instance._plans import next_call
 from engine.instance._run import PlanError
 from engine.instance._send_plan import tolerates_conflict
-from engine.instance._state import InstanceState, PlannedCall
+from engine.instance._state import EVENT_BUFFER, InstanceState, PlannedCall
 
 CANCELED_STAGE = "canceled"  # 4.5 and 8.5 spell it with one l ...
 CANCELLED_ACTIVITY = "cancelled"  # ... and 4.6 with two.
@@ -101,7 +101,8 @@ def step(state: InstanceState | None, event: Input) -> Outcome:
                 )
         case EventReceived():
             if state.waiting != "event":
-                return _reject(state, f"event {event.name!r} while not waiting for one")
+                # Kept for the next wait_event stage (15 item 17, [CHOICE]).
+                return Outcome(_buffer(state, event.name), ())
             if event.name != state.event:
                 # 5.5: a non-matching event is consumed and discarded.
                 return _reject(state, f"event {event.name!r} is not {state.event!r}")
@@ -178,10 +179,36 @@ def _execute(
         case Delay():
             return _delay(state, stage, now, effects)
         case WaitEvent():
-            return replace(state, waiting="event", event=stage.event)
+            return _wait_event(state, stage, now, effects)
         case Update() | Send():
             return _next(state, stage, now, effects)
     return _finish_stage(state, now, effects, f"unsupported stage {stage.stage_name}")
+
+
+def _buffer(state: InstanceState, name: str) -> InstanceState:
+    events = (*state.early_events, name)
+    dropped = max(len(events) - EVENT_BUFFER, 0)
+    return replace(
+        state,
+        early_events=events[dropped:],
+        early_events_dropped=state.early_events_dropped + dropped,
+    )
+
+
+def _wait_event(
+    state: InstanceState, stage: WaitEvent, now: datetime, effects: list[Effect]
+) -> InstanceState:
+    """Wait, unless an early event completes the stage at once.
+
+    The buffered events reach the stage one by one, in arrival order, as if
+    posted now (5.5): those before the first match are consumed and
+    discarded, the match completes the stage, the rest stay for a later stage.
+    """
+    events = state.early_events
+    if stage.event in events:
+        rest = events[events.index(stage.event) + 1 :]
+        return _finish_stage(replace(state, early_events=rest), now, effects)
+    return replace(state, waiting="event", event=stage.event, early_events=())
 
 
 def _delay(

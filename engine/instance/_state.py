@@ -8,6 +8,9 @@ from typing import Any, Literal
 # What the current stage waits for; None once terminated or between stages.
 Waiting = Literal["activity", "retry", "delay", "event"]
 
+# Early events kept per instance: past this the oldest is dropped (and counted).
+EVENT_BUFFER = 64
+
 
 @dataclass(frozen=True, slots=True)
 class PlannedCall:
@@ -46,6 +49,11 @@ class InstanceState:
     activity_started_at: str = ""
     terminated: bool = False
     error: str | None = None
+    # Events that arrived while no wait_event stage waited, oldest first (at
+    # most EVENT_BUFFER); the next wait_event stage consumes them in order.
+    early_events: tuple[str, ...] = ()
+    # How many early events were dropped because the buffer was full.
+    early_events_dropped: int = 0
     # Offset of the last command applied, on this instance's partition of the
     # commands topic: a redelivered command (offset <= this) is skipped, so
     # replaying any suffix of the topic changes nothing.
@@ -66,4 +74,5 @@ class InstanceState:
         values["stages"] = tuple(values.get("stages", ()))
         values["plan"] = tuple(PlannedCall(**call) for call in values.get("plan", ()))
         values["outputs"] = tuple(values.get("outputs", ()))
+        values["early_events"] = tuple(values.get("early_events", ()))
         return cls(**values)

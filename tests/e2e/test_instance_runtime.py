@@ -45,8 +45,8 @@ def _instance(client: httpx.Client, instance_id: str) -> dict[str, Any]:
 
 
 def _waiting_for_event(client: httpx.Client, instance_id: str) -> None:
-    # An event that arrives before the wait_event stage runs is dropped
-    # (BEHAVIOUR 8.4), so wait until the second stage has started.
+    # Wait until the second stage has started, so the event reaches a
+    # waiting stage (an earlier one is buffered: see the test below).
     poll(lambda: _history(client, instance_id), lambda rows: len(rows) == 2, timeout=60)
 
 
@@ -63,6 +63,24 @@ def test_delay_then_event_terminates_the_instance(run_stack: Callable[..., Stack
     assert [r["name"] for r in rows] == ["RunDelay", "RunWaitEvent"]
     assert all(r["terminated"] for r in rows)
     assert not any("error" in r for r in rows)
+
+
+def test_an_event_posted_during_the_delay_completes_the_later_wait_event(
+    run_stack: Callable[..., Stack],
+) -> None:
+    stack = run_stack()
+    with stack.client() as client:
+        instance_id = _start(client, [{"delay": {"duration": "5s"}}, *DELAY_THEN_WAIT[1:]])
+        poll(lambda: _history(client, instance_id), lambda rows: len(rows) == 1, timeout=60)
+        sent = client.post(f"/v2/instances/{instance_id}/events", json={"name": "go"})
+        assert sent.status_code == 204, sent.text
+        done = poll(lambda: _instance(client, instance_id), lambda i: i["terminated"], timeout=60)
+        waited = _history(client, instance_id)[1]
+    assert "error" not in done
+    assert [s["stage"] for s in done["status"]] == [0, 1]
+    # Completed the moment it started: by the kept event, not a live one.
+    assert waited["name"] == "RunWaitEvent"
+    assert waited["startedAt"] == waited["terminatedAt"]
 
 
 def test_abort_terminates_a_waiting_instance(run_stack: Callable[..., Stack]) -> None:
