@@ -11,9 +11,10 @@ runs the effects and feeds their results back::
     outcome.rejected        # a reason when the input no longer applies (state unchanged)
 
 Inputs: ``Start``, ``ActivitySucceeded``, ``ActivityFailed``, ``TimerFired``,
-``EventReceived``, ``Abort``, and ``Recover`` (a new owner took the instance
-over: it re-arms the pending timer, or re-sends the in-flight activity with
-the same idempotency key as a new attempt). ``EmitHistory.record`` is an ``engine.history``
+``EventReceived``, ``Abort``, ``Resume`` (release a held activity), and
+``Recover`` (a new owner took the instance over: it re-arms the pending
+timer, or re-sends the in-flight activity with the same idempotency key as a
+new attempt). ``EmitHistory.record`` is an ``engine.history``
 record (``stage.status``, ``stage.history``, ``activity.history``,
 ``instance.terminated``).
 
@@ -21,6 +22,17 @@ Retries (14.2, 14.3): a retryable failure waits 2 s doubling up to 200 s, then
 repeats the same ``CallActivity`` (same id, request and idempotency key) up to
 the workflow's ``activityMaxAttempts`` (default 15); a non-retryable or last
 failure fails the stage and the instance with the failure message.
+
+Pause mode (14.4; ``Start.pause_activities``, the worker's setting, kept in
+the state so a replay is the same): a retryable activity out of attempts is
+put on hold instead (``waiting == "paused"``, ``paused_at``, reason
+``ACTIVITY_ATTEMPT_LIMIT:<budget>``; ``INSUFFICIENT_FUND`` counts as
+retryable), the stage and instance stay unfinished, and its history record
+carries ``paused``/``pausedAt``/``pauseReason``/``maxAttempts``/
+``lastFailureType``. ``Resume(activity_id, paused_at)`` with the observed
+``paused_at`` releases it: attempt counter reset, the same ``CallActivity``
+(same idempotency key); a resume for an activity not on hold, or held again
+since, is rejected (a no-op).
 
 Choices: the status rows' ``runID`` is the ``instance.start`` command id;
 activity ids are ``<instance>:<stage>:<position>``. Early events (15 item 17):
@@ -60,6 +72,7 @@ from engine.instance._inputs import (
     EventReceived,
     Input,
     Recover,
+    Resume,
     Start,
     TimerFired,
 )
@@ -81,6 +94,7 @@ __all__ = [
     "Outcome",
     "PlannedCall",
     "Recover",
+    "Resume",
     "SetTimer",
     "Start",
     "Terminated",
