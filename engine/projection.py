@@ -128,6 +128,10 @@ def _collect_activity(rows: _Rows, record: dict[str, Any]) -> None:
         "last_failure": record.get("lastFailure"),
         "attempt": int(record["attempt"]),
         "next_execution": _optional_time(record.get("nextExecution")),
+        "paused_at": _optional_time(record.get("pausedAt")),
+        "pause_reason": record.get("pauseReason"),
+        "max_attempts": record.get("maxAttempts"),
+        "last_failure_type": record.get("lastFailureType"),
     }
 
 
