@@ -164,3 +164,58 @@ def test_wait_answers_once_the_instance_terminated_with_its_error(
     assert instance["workflow"]["id"] == workflow_id
     assert [s["stage"] for s in instance["status"]] == [0, 1]
     assert instance["status"][1]["error"] == instance["error"]
+
+
+def test_pause_mode_holds_an_underfunded_send_until_resumed(
+    run_stack: Callable[..., Stack], start_sandbox: Callable[..., str]
+) -> None:
+    sandbox = start_sandbox()
+    assert httpx.post(f"{sandbox}/api/ledger/v2/main").status_code == 204
+    stack = run_stack(stack_url=sandbox, pause_stage_activities="true")
+    send = {
+        "send": {
+            "source": {"account": {"id": "users:1", "ledger": "main"}},
+            "destination": {"account": {"id": "users:2", "ledger": "main"}},
+            "amount": {"amount": 100, "asset": "EUR/2"},
+        }
+    }
+    with stack.client() as client:
+        created = client.post(
+            "/v2/workflows", json={"name": "paused", "activityMaxAttempts": 1, "stages": [send]}
+        )
+        assert created.status_code == 201, created.text
+        run = client.post(f"/v2/workflows/{created.json()['data']['id']}/instances", json={})
+        instance_id = run.json()["data"]["id"]
+        # INSUFFICIENT_FUND with a budget of 1: held, not failed.
+        held = poll(
+            lambda: _instance(client, instance_id),
+            lambda i: "pendingActivities" in (i.get("status") or [{}])[0],
+            timeout=60,
+        )
+        assert held["terminated"] is False
+        (pending,) = held["status"][0]["pendingActivities"]
+        assert pending["name"] == "CreateTransaction"
+        assert pending["lastFailureType"] == "INSUFFICIENT_FUND"
+        assert pending["reason"] == "ACTIVITY_ATTEMPT_LIMIT:1"
+        # Fund the source, then release the hold.
+        funded = httpx.post(
+            f"{sandbox}/api/ledger/v2/main/transactions",
+            json={
+                "postings": [
+                    {"source": "world", "destination": "users:1", "asset": "EUR/2", "amount": 100}
+                ]
+            },
+        )
+        assert funded.status_code == 200, funded.text
+        path = f"/v2/instances/{instance_id}/stages/0/activities/{pending['activityID']}/resume"
+        resumed = client.post(
+            path,
+            json={"temporalRunID": pending["temporalRunID"], "pausedAt": pending["pausedAt"]},
+        )
+        assert resumed.status_code == 204, resumed.text
+        done = poll(lambda: _instance(client, instance_id), lambda i: i["terminated"], timeout=60)
+        activities = client.get(f"/v2/instances/{instance_id}/stages/0/history").json()["data"]
+    assert "error" not in done, done
+    assert [(a["name"], a["attempt"]) for a in activities] == [("CreateTransaction", 1)]
+    account = httpx.get(f"{sandbox}/api/ledger/v2/main/accounts/users:2?expand=volumes")
+    assert codec.loads(account.content)["data"]["volumes"]["EUR/2"]["balance"] == 100
