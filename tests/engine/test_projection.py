@@ -124,3 +124,52 @@ async def test_updated_at_follows_every_stage_change(make_database: Callable[...
         assert await updated_at() == "2025-03-04T10:22:04+00:00"
     finally:
         await db.dispose()
+
+
+async def test_a_held_activity_keeps_its_hold_until_a_later_record_clears_it(
+    make_database: Callable[..., str],
+) -> None:
+    db = create_db_engine(DatabaseSettings(database_url=make_database()))
+    activities = schema.workflow_stage_history
+    base: dict[str, Any] = {
+        "type": "activity.history",
+        "instanceID": "o1_1",
+        "stage": 0,
+        "position": 0,
+        "name": "CreateTransaction",
+        "input": {},
+        "startedAt": "2025-03-04T10:22:01+00:00",
+        "terminated": False,
+    }
+    held = {
+        **base,
+        "attempt": 15,
+        "lastFailure": "not enough",
+        "paused": True,
+        "pausedAt": "2025-03-04T11:00:00+00:00",
+        "pauseReason": "ACTIVITY_ATTEMPT_LIMIT:15",
+        "maxAttempts": 15,
+        "lastFailureType": "INSUFFICIENT_FUND",
+    }
+    try:
+        async with db.begin() as conn:
+            await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
+            await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
+        writer = ProjectionWriter(db)
+        await writer.write([record("o1"), held])
+        async with db.connect() as conn:
+            row = (await conn.execute(select(activities))).mappings().one()
+        assert row["paused_at"] == dt.datetime(2025, 3, 4, 11, tzinfo=dt.UTC)
+        assert (row["pause_reason"], row["max_attempts"], row["last_failure_type"]) == (
+            "ACTIVITY_ATTEMPT_LIMIT:15",
+            15,
+            "INSUFFICIENT_FUND",
+        )
+        await writer.write([{**base, "attempt": 1}])  # resumed
+        async with db.connect() as conn:
+            row = (await conn.execute(select(activities))).mappings().one()
+        assert row["paused_at"] is None
+        assert row["pause_reason"] is None
+        assert row["attempt"] == 1
+    finally:
+        await db.dispose()
