@@ -27,7 +27,7 @@ from api.deps import Services
 from api.errors import InternalErrors, install_error_handlers
 from api.middleware import GATEWAY_PREFIX, BodySizeLimit, BodyTooLarge, NormalisePath
 from api.outbox import OutboxRelay
-from api.routes import info, instances, runs, triggers, workflows
+from api.routes import info, instances, resume, runs, triggers, workflows
 from api.routes.common import Version
 from api.settings import ApiSettings
 from api.telemetry import Metrics, RequestTelemetry
@@ -119,6 +119,7 @@ def create_app(
         for router in (
             workflows.build_router(version, prefix),
             runs.build_router(prefix),
+            resume.build_router(prefix),
             instances.build_router(version, prefix),
             triggers.build_router(version, prefix),
         ):

@@ -27,9 +27,16 @@ class ErrorCode(StrEnum):
     VALIDATION = "VALIDATION"
     NOT_FOUND = "NOT_FOUND"
     INTERNAL = "INTERNAL"
+    # Only the resume endpoint answers it (BEHAVIOUR 14.4; outside the OpenAPI enum).
+    CONFLICT = "CONFLICT"
 
 
-_STATUS = {ErrorCode.VALIDATION: 400, ErrorCode.NOT_FOUND: 404, ErrorCode.INTERNAL: 500}
+_STATUS = {
+    ErrorCode.VALIDATION: 400,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.INTERNAL: 500,
+    ErrorCode.CONFLICT: 409,
+}
 
 
 class ApiError(Exception):
@@ -53,6 +60,10 @@ def validation(message: str) -> ApiError:
 
 def not_found(message: str) -> ApiError:
     return ApiError(ErrorCode.NOT_FOUND, message)
+
+
+def conflict(message: str) -> ApiError:
+    return ApiError(ErrorCode.CONFLICT, message)
 
 
 def error_body(code: ErrorCode, message: str) -> bytes:

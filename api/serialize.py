@@ -63,8 +63,10 @@ def instance_json(
     workflow: Mapping[Any, Any] | None = None,
     statuses: Sequence[Mapping[Any, Any]] | None = None,
     workflow_json_: dict[str, Any] | None = None,
+    paused: Sequence[Mapping[Any, Any]] = (),
 ) -> dict[str, Any]:
-    """`workflow` is embedded as a row, or `workflow_json_` as already serialised."""
+    """`workflow` is embedded as a row, or `workflow_json_` as already serialised;
+    `paused` activity rows show as their unfinished stage's `pendingActivities`."""
     out: dict[str, Any] = {"workflowID": row["workflow_id"]}
     if workflow_json_ is not None:
         out["workflow"] = workflow_json_
@@ -77,13 +79,15 @@ def instance_json(
     if row["terminated_at"] is not None:
         out["terminatedAt"] = _time(row["terminated_at"])
     if statuses:
-        out["status"] = [stage_status_json(s) for s in statuses]
+        out["status"] = [stage_status_json(s, paused) for s in statuses]
     if row["error"]:
         out["error"] = row["error"]
     return out
 
 
-def stage_status_json(row: Mapping[Any, Any]) -> dict[str, Any]:
+def stage_status_json(
+    row: Mapping[Any, Any], paused: Sequence[Mapping[Any, Any]] = ()
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "stage": row["stage"],
         "instanceID": row["instance_id"],
@@ -94,6 +98,38 @@ def stage_status_json(row: Mapping[Any, Any]) -> dict[str, Any]:
         out["terminatedAt"] = _time(row["terminated_at"])
     if row["error"]:
         out["error"] = row["error"]
+    if row["terminated_at"] is None:
+        pending = [
+            pending_activity_json(a, row["temporal_run_id"])
+            for a in paused
+            if a["stage"] == row["stage"]
+        ]
+        if pending:
+            out["pendingActivities"] = pending
+    return out
+
+
+def activity_id(row: Mapping[Any, Any]) -> str:
+    """The engine's activity id, `<instance>:<stage>:<position>`."""
+    return f"{row['instance_id']}:{row['stage']}:{row['position']}"
+
+
+def pending_activity_json(row: Mapping[Any, Any], run_id: str) -> dict[str, Any]:
+    """An activity on hold (BEHAVIOUR 14.4): what a resume request sends back."""
+    out: dict[str, Any] = {
+        "activityID": activity_id(row),
+        "temporalRunID": run_id,
+        "name": row["name"],
+        "attempt": row["attempt"],
+    }
+    if row["last_failure"]:
+        out["lastFailure"] = row["last_failure"]
+    if row["last_failure_type"]:
+        out["lastFailureType"] = row["last_failure_type"]
+    out["reason"] = row["pause_reason"] or ""
+    if row["max_attempts"] is not None:
+        out["maxAttempts"] = row["max_attempts"]
+    out["pausedAt"] = _time(row["paused_at"])
     return out
 
 
@@ -138,4 +174,10 @@ def stage_history_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     out["attempt"] = row["attempt"]
     if row["next_execution"] is not None:
         out["nextExecution"] = _time(row["next_execution"])
+    if row["paused_at"] is not None and not row["terminated"]:
+        out["activityID"] = activity_id(row)
+        out["paused"] = True
+        out["pauseReason"] = row["pause_reason"] or ""
+        if row["last_failure_type"]:
+            out["lastFailureType"] = row["last_failure_type"]
     return out

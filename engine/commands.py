@@ -15,6 +15,8 @@ delivered twice (the outbox publishes at least once)::
      "occurrenceID": "...", "triggerID": "..."}  # the last two when a trigger started it
     {"type": "instance.event", "id": "...", "instanceID": "...", "name": "go"}
     {"type": "instance.abort", "id": "...", "instanceID": "..."}
+    {"type": "instance.resume", "id": "...", "instanceID": "...",
+     "activityID": "...", "pausedAt": "2025-03-04T11:00:00Z"}
     {"type": "instance.activity.succeeded", "id": "...", "instanceID": "...",
      "activityID": "...", "output": {...} | null}
     {"type": "instance.activity.failed", "id": "...", "instanceID": "...",
@@ -31,6 +33,8 @@ reported twice is rejected by the state machine.
 instance runs on the definition it was started with (BEHAVIOUR.md 8.1), even
 if the workflow is soft-deleted afterwards. `instance.event` delivers a named
 event (only the name matters, 8.4). `instance.abort` cancels the run (8.5).
+`instance.resume` releases an activity held in pause mode (14.4) if it is
+still held since `pausedAt` (as the client observed it).
 
 `encode` gives the Kafka (key, value); `decode` reads a value back and raises
 `CommandError` (a `ValueError`) for anything it does not recognise, so the
@@ -48,6 +52,7 @@ from streams import codec
 START: Final = "instance.start"
 EVENT: Final = "instance.event"
 ABORT: Final = "instance.abort"
+RESUME: Final = "instance.resume"
 ACTIVITY_SUCCEEDED: Final = "instance.activity.succeeded"
 ACTIVITY_FAILED: Final = "instance.activity.failed"
 TIMER_FIRED: Final = "instance.timer.fired"
@@ -85,6 +90,14 @@ class AbortInstance:
 
 
 @dataclass(frozen=True, slots=True)
+class ResumeActivity:
+    id: str
+    instance_id: str
+    activity_id: str
+    paused_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReportActivitySuccess:
     id: str
     instance_id: str
@@ -113,6 +126,7 @@ Command = (
     StartInstance
     | DeliverEvent
     | AbortInstance
+    | ResumeActivity
     | ReportActivitySuccess
     | ReportActivityFailure
     | FireTimer
@@ -138,6 +152,13 @@ def to_wire(command: Command) -> dict[str, Any]:
             return {"type": EVENT, **base, "name": command.name}
         case AbortInstance():
             return {"type": ABORT, **base}
+        case ResumeActivity():
+            return {
+                "type": RESUME,
+                **base,
+                "activityID": command.activity_id,
+                "pausedAt": command.paused_at,
+            }
         case ReportActivitySuccess():
             output = None if command.output is None else dict(command.output)
             return {
@@ -202,6 +223,13 @@ def from_wire(data: Mapping[str, Any]) -> Command:
             return DeliverEvent(id=ident, instance_id=instance_id, name=_str(data, "name"))
         if kind == ABORT:
             return AbortInstance(id=ident, instance_id=instance_id)
+        if kind == RESUME:
+            return ResumeActivity(
+                id=ident,
+                instance_id=instance_id,
+                activity_id=_str(data, "activityID"),
+                paused_at=_str(data, "pausedAt"),
+            )
         if kind == ACTIVITY_SUCCEEDED:
             output = data["output"]
             if output is not None and not isinstance(output, dict):

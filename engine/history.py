@@ -118,7 +118,12 @@ class ActivityHistory(TypedDict):
     lastFailure: NotRequired[str]
     attempt: int
     nextExecution: NotRequired[str]
+    # Set while the activity is on hold (pause mode, BEHAVIOUR 14.4).
     paused: NotRequired[bool]
+    pausedAt: NotRequired[str]
+    pauseReason: NotRequired[str]
+    maxAttempts: NotRequired[int]
+    lastFailureType: NotRequired[str]
 
 
 class InstanceTerminated(TypedDict):

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table, bindparam, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -46,6 +46,13 @@ class _Rows:
     stages: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     activities: dict[tuple[str, int, int], dict[str, Any]] = field(default_factory=dict)
     terminations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Per instance, the latest time one of its stages started or ended: its `updatedAt`.
+    touched: dict[str, dt.datetime] = field(default_factory=dict)
+
+    def touch(self, instance_id: str, at: dt.datetime) -> None:
+        known = self.touched.get(instance_id)
+        if known is None or at > known:
+            self.touched[instance_id] = at
 
 
 def _collect_occurrence(rows: _Rows, record: dict[str, Any]) -> None:
@@ -87,6 +94,8 @@ def _collect_status(rows: _Rows, record: dict[str, Any]) -> None:
         "terminated_at": _optional_time(record.get("terminatedAt")),
         "error": record.get("error"),
     }
+    status = rows.statuses[key]
+    rows.touch(key[0], status["terminated_at"] or status["started_at"])
 
 
 def _collect_stage(rows: _Rows, record: dict[str, Any]) -> None:
@@ -119,6 +128,10 @@ def _collect_activity(rows: _Rows, record: dict[str, Any]) -> None:
         "last_failure": record.get("lastFailure"),
         "attempt": int(record["attempt"]),
         "next_execution": _optional_time(record.get("nextExecution")),
+        "paused_at": _optional_time(record.get("pausedAt")),
+        "pause_reason": record.get("pauseReason"),
+        "max_attempts": record.get("maxAttempts"),
+        "last_failure_type": record.get("lastFailureType"),
     }
 
 
@@ -209,8 +222,18 @@ class ProjectionWriter:
                 list(rows.activities.values()),
                 ["instance_id", "stage", "position"],
             )
+            table = schema.workflow_instances
+            if rows.touched:
+                # `updatedAt` follows every stage change (upstream never moves
+                # it, 15 item 18); GREATEST keeps a replayed batch from moving
+                # it back.
+                await conn.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(updated_at=func.greatest(table.c.updated_at, bindparam("b_at"))),
+                    [{"b_id": ident, "b_at": at} for ident, at in rows.touched.items()],
+                )
             if rows.terminations:
-                table = schema.workflow_instances
                 # One executemany for the batch (psycopg pipelines it).
                 await conn.execute(
                     update(table)
@@ -218,7 +241,7 @@ class ProjectionWriter:
                     .values(
                         terminated=True,
                         terminated_at=bindparam("b_at"),
-                        updated_at=bindparam("b_at"),
+                        updated_at=func.greatest(table.c.updated_at, bindparam("b_at")),
                         error=bindparam("b_error"),
                     ),
                     [

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api import store
 from api.deps import services_of
@@ -17,9 +19,20 @@ from api.serialize import (
     stage_history_json,
     workflow_json,
 )
+from api.store._common import Row
 
 # Stage numbers are Postgres integers; anything larger never started.
 _MAX_STAGE = 2**31 - 1
+
+
+async def paused_of(
+    conn: AsyncConnection, instance_id: str, statuses: Sequence[Row]
+) -> Sequence[Row]:
+    """Held activities, read only when a stage is unfinished (a finished
+    instance, the common read, costs no extra query)."""
+    if any(s["terminated_at"] is None for s in statuses):
+        return await store.list_paused_activities(conn, instance_id)
+    return ()
 
 
 def build_router(version: Version, prefix: str = "") -> APIRouter:
@@ -68,10 +81,11 @@ def build_router(version: Version, prefix: str = "") -> APIRouter:
         services = services_of(request)
         async with services.reader.connect() as conn:
             found = await store.get_instance(conn, instance_id)
-        if found is None:
-            raise not_found("Instance not found")
-        row, workflow, statuses = found
-        return data(instance_json(row, workflow=workflow, statuses=statuses))
+            if found is None:
+                raise not_found("Instance not found")
+            row, workflow, statuses = found
+            paused = await paused_of(conn, instance_id, statuses)
+        return data(instance_json(row, workflow=workflow, statuses=statuses, paused=paused))
 
     @router.get("/instances/{instance_id}/history")
     async def instance_history(instance_id: str, request: Request) -> Response:

@@ -19,6 +19,7 @@ from api.bodies import decode_json, json_body, object_body, string_map
 from api.deps import Services, services_of
 from api.errors import not_found, validation
 from api.routes.common import data, no_content, truthy
+from api.routes.instances import paused_of
 from api.serialize import instance_json
 from engine import commands
 
@@ -44,9 +45,10 @@ async def _wait_for_termination(
     while True:
         async with services.reader.connect() as conn:
             found = await store.get_instance(conn, instance_id)
-        if found is None:  # pragma: no cover - rows are never deleted
-            raise not_found("Instance not found")
-        row, workflow, statuses = found
+            if found is None:  # pragma: no cover - rows are never deleted
+                raise not_found("Instance not found")
+            row, workflow, statuses = found
+            paused = await paused_of(conn, instance_id, statuses)
         remaining = deadline - time.monotonic()
         if (
             row["terminated"]
@@ -54,7 +56,8 @@ async def _wait_for_termination(
             or services.stopping.is_set()
             or await request.is_disconnected()
         ):
-            return instance_json(row, workflow=workflow, statuses=statuses)
+            # A held activity (14.4) leaves the instance running: the wait goes on.
+            return instance_json(row, workflow=workflow, statuses=statuses, paused=paused)
         await asyncio.sleep(min(pause, remaining))
         pause = min(pause * 2, _MAX_POLL_S)
 

@@ -6,12 +6,15 @@ stable order: creation time, then id (upstream has none).
 """
 
 from api.store.instances import (
+    get_activity,
     get_instance,
     get_instance_row,
     insert_instance,
     list_instance_history,
     list_instances,
+    list_paused_activities,
     list_stage_history,
+    lock_stage_status,
     send_command,
     stage_started,
 )
@@ -27,6 +30,7 @@ from api.store.workflows import delete_workflow, get_workflow, insert_workflow, 
 __all__ = [
     "delete_trigger",
     "delete_workflow",
+    "get_activity",
     "get_instance",
     "get_instance_row",
     "get_trigger",
@@ -37,9 +41,11 @@ __all__ = [
     "list_instance_history",
     "list_instances",
     "list_occurrences",
+    "list_paused_activities",
     "list_stage_history",
     "list_triggers",
     "list_workflows",
+    "lock_stage_status",
     "send_command",
     "stage_started",
 ]

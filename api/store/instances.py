@@ -148,6 +148,44 @@ def list_instances_query(
     return statement.params(workflow_id=workflow_id, offset=offset, limit=limit)
 
 
+_PAUSED = (
+    select(ACT)
+    .where(
+        ACT.c.instance_id == bindparam("instance_id", type_=String),
+        ACT.c.paused_at.is_not(None),
+        ACT.c.terminated.is_(False),
+    )
+    .order_by(ACT.c.stage, ACT.c.position)
+)
+
+
+async def list_paused_activities(conn: AsyncConnection, instance_id: str) -> Sequence[Row]:
+    """The instance's activities on hold (pause mode, BEHAVIOUR 14.4)."""
+    return (await conn.execute(_PAUSED, {"instance_id": instance_id})).mappings().all()
+
+
+async def lock_stage_status(conn: AsyncConnection, instance_id: str, stage: int) -> Row | None:
+    """The stage's status row, locked until the transaction ends: resumes of
+    one stage are serialised across API replicas."""
+    query = (
+        select(STAGE)
+        .where(STAGE.c.instance_id == instance_id, STAGE.c.stage == stage)
+        .order_by(STAGE.c.started_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return (await conn.execute(query)).mappings().first()
+
+
+async def get_activity(
+    conn: AsyncConnection, instance_id: str, stage: int, position: int
+) -> Row | None:
+    query = select(ACT).where(
+        ACT.c.instance_id == instance_id, ACT.c.stage == stage, ACT.c.position == position
+    )
+    return (await conn.execute(query)).mappings().first()
+
+
 async def list_instance_history(conn: AsyncConnection, instance_id: str) -> Sequence[Row]:
     query = select(HIST).where(HIST.c.instance_id == instance_id).order_by(HIST.c.stage)
     return (await conn.execute(query)).mappings().all()

@@ -23,3 +23,8 @@ class ActivitySettings(StackSettings):
     # Calls per second per target service, 0 = unlimited (a token bucket with
     # one second of burst).
     activity_rate_limit: float = Field(default=0.0, ge=0)
+    # Pause mode (BEHAVIOUR 14.4, upstream's --pause-stage-activities): a
+    # retryable stage activity out of attempts is held until resumed through
+    # the API instead of failing its instance. Read when an instance starts
+    # and kept in its state, so changing it affects new instances only.
+    pause_stage_activities: bool = False

@@ -154,6 +154,11 @@ workflow_stage_history = Table(
     Column("last_failure", Text, nullable=True),
     Column("attempt", Integer, nullable=False, server_default=text("1")),
     _ts("next_execution", nullable=True),
+    # The hold of an activity paused in pause mode (14.4); NULL when not held.
+    _ts("paused_at", nullable=True),
+    Column("pause_reason", Text, nullable=True),
+    Column("max_attempts", Integer, nullable=True),
+    Column("last_failure_type", Text, nullable=True),
 )
 
 # Transactional outbox: the API writes a definition and its outbox row in one

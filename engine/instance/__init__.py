@@ -11,9 +11,10 @@ runs the effects and feeds their results back::
     outcome.rejected        # a reason when the input no longer applies (state unchanged)
 
 Inputs: ``Start``, ``ActivitySucceeded``, ``ActivityFailed``, ``TimerFired``,
-``EventReceived``, ``Abort``, and ``Recover`` (a new owner took the instance
-over: it re-arms the pending timer, or re-sends the in-flight activity with
-the same idempotency key as a new attempt). ``EmitHistory.record`` is an ``engine.history``
+``EventReceived``, ``Abort``, ``Resume`` (release a held activity), and
+``Recover`` (a new owner took the instance over: it re-arms the pending
+timer, or re-sends the in-flight activity with the same idempotency key as a
+new attempt). ``EmitHistory.record`` is an ``engine.history``
 record (``stage.status``, ``stage.history``, ``activity.history``,
 ``instance.terminated``).
 
@@ -22,9 +23,27 @@ repeats the same ``CallActivity`` (same id, request and idempotency key) up to
 the workflow's ``activityMaxAttempts`` (default 15); a non-retryable or last
 failure fails the stage and the instance with the failure message.
 
-Choices: the status rows' ``runID`` is the ``instance.start`` command id; an
-event that reaches a stage other than a waiting ``wait_event`` is rejected
-(dropped, as upstream 3.10); activity ids are ``<instance>:<stage>:<position>``.
+Pause mode (14.4; ``Start.pause_activities``, the worker's setting, kept in
+the state so a replay is the same): a retryable activity out of attempts is
+put on hold instead (``waiting == "paused"``, ``paused_at``, reason
+``ACTIVITY_ATTEMPT_LIMIT:<budget>``; ``INSUFFICIENT_FUND`` counts as
+retryable), the stage and instance stay unfinished, and its history record
+carries ``paused``/``pausedAt``/``pauseReason``/``maxAttempts``/
+``lastFailureType``. ``Resume(activity_id, paused_at)`` with the observed
+``paused_at`` releases it: attempt counter reset, the same ``CallActivity``
+(same idempotency key); a resume for an activity not on hold, or held again
+since, is rejected (a no-op).
+
+Choices: the status rows' ``runID`` is the ``instance.start`` command id;
+activity ids are ``<instance>:<stage>:<position>``. Early events (15 item 17):
+an event that arrives while no ``wait_event`` stage waits is kept in
+``InstanceState.early_events`` (at most ``EVENT_BUFFER`` = 64; beyond, the
+oldest is dropped and counted in ``early_events_dropped``). A ``wait_event``
+stage that starts takes the kept events in arrival order as if they were
+posted at that moment (5.5): those before the first with its name are
+discarded, that one completes the stage at once, later ones stay for a later
+stage; with no match it discards them all and waits. A non-matching event
+reaching a waiting stage is discarded (rejected, state unchanged).
 
 Stages: ``noop``, ``delay``, ``wait_event``, ``update`` and ``send`` with
 every source/destination combination of 6.2 (payment to payment fails with
@@ -53,13 +72,15 @@ from engine.instance._inputs import (
     EventReceived,
     Input,
     Recover,
+    Resume,
     Start,
     TimerFired,
 )
 from engine.instance._machine import Outcome, retry_delay, step
-from engine.instance._state import InstanceState, PlannedCall
+from engine.instance._state import EVENT_BUFFER, InstanceState, PlannedCall
 
 __all__ = [
+    "EVENT_BUFFER",
     "Abort",
     "ActivityFailed",
     "ActivitySucceeded",
@@ -73,6 +94,7 @@ __all__ = [
     "Outcome",
     "PlannedCall",
     "Recover",
+    "Resume",
     "SetTimer",
     "Start",
     "Terminated",

@@ -14,6 +14,8 @@ class Start:
     command: StartInstance
     stack: str
     now: datetime
+    # The worker's pause mode (14.4), kept in the state: replays stay the same.
+    pause_activities: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +52,28 @@ class Abort:
 
 
 @dataclass(frozen=True, slots=True)
+class Resume:
+    """Release a held activity (14.4) if it is still held since ``paused_at``."""
+
+    activity_id: str
+    paused_at: str
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Recover:
     """A new owner took the instance over (restart, rebalance): re-arm what it waits for."""
 
     now: datetime
 
 
-Input = Start | ActivitySucceeded | ActivityFailed | TimerFired | EventReceived | Abort | Recover
+Input = (
+    Start
+    | ActivitySucceeded
+    | ActivityFailed
+    | TimerFired
+    | EventReceived
+    | Abort
+    | Resume
+    | Recover
+)

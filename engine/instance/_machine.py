@@ -40,16 +40,20 @@ from engine.instance._inputs import (
     EventReceived,
     Input,
     Recover,
+    Resume,
     Start,
     TimerFired,
 )
 from engine.instance._plans import next_call
 from engine.instance._run import PlanError
 from engine.instance._send_plan import tolerates_conflict
-from engine.instance._state import InstanceState, PlannedCall
+from engine.instance._state import EVENT_BUFFER, InstanceState, PlannedCall
 
 CANCELED_STAGE = "canceled"  # 4.5 and 8.5 spell it with one l ...
 CANCELLED_ACTIVITY = "cancelled"  # ... and 4.6 with two.
+
+# 14.4: under pause mode an underfunded transfer is held, not failed.
+INSUFFICIENT_FUND = "INSUFFICIENT_FUND"
 
 # BEHAVIOUR 14.2: first retry after 2 s, doubling, capped at 200 s.
 RETRY_FIRST = timedelta(seconds=2)
@@ -101,11 +105,18 @@ def step(state: InstanceState | None, event: Input) -> Outcome:
                 )
         case EventReceived():
             if state.waiting != "event":
-                return _reject(state, f"event {event.name!r} while not waiting for one")
+                # Kept for the next wait_event stage (15 item 17, [CHOICE]).
+                return Outcome(_buffer(state, event.name), ())
             if event.name != state.event:
                 # 5.5: a non-matching event is consumed and discarded.
                 return _reject(state, f"event {event.name!r} is not {state.event!r}")
             state = _finish_stage(state, event.now, effects)
+        case Resume():
+            if state.waiting != "paused" or event.activity_id != state.activity_id:
+                return _reject(state, f"no activity {event.activity_id!r} on hold")
+            if not _same_time(event.paused_at, state.paused_at):
+                return _reject(state, f"activity {event.activity_id!r} paused again since")
+            state = _resume(state, effects)
         case Abort():
             state = _abort(state, event.now, effects)
     return Outcome(_advance(state, event.now, effects), tuple(effects))
@@ -130,6 +141,7 @@ def _start(event: Start) -> Outcome:
         stages=tuple(stages),
         variables=dict(command.variables),
         max_attempts=attempts,
+        pause_activities=event.pause_activities,
     )
     effects: list[Effect] = []
     return Outcome(_advance(state, event.now, effects), tuple(effects))
@@ -178,10 +190,36 @@ def _execute(
         case Delay():
             return _delay(state, stage, now, effects)
         case WaitEvent():
-            return replace(state, waiting="event", event=stage.event)
+            return _wait_event(state, stage, now, effects)
         case Update() | Send():
             return _next(state, stage, now, effects)
     return _finish_stage(state, now, effects, f"unsupported stage {stage.stage_name}")
+
+
+def _buffer(state: InstanceState, name: str) -> InstanceState:
+    events = (*state.early_events, name)
+    dropped = max(len(events) - EVENT_BUFFER, 0)
+    return replace(
+        state,
+        early_events=events[dropped:],
+        early_events_dropped=state.early_events_dropped + dropped,
+    )
+
+
+def _wait_event(
+    state: InstanceState, stage: WaitEvent, now: datetime, effects: list[Effect]
+) -> InstanceState:
+    """Wait, unless an early event completes the stage at once.
+
+    The buffered events reach the stage one by one, in arrival order, as if
+    posted now (5.5): those before the first match are consumed and
+    discarded, the match completes the stage, the rest stay for a later stage.
+    """
+    events = state.early_events
+    if stage.event in events:
+        rest = events[events.index(stage.event) + 1 :]
+        return _finish_stage(replace(state, early_events=rest), now, effects)
+    return replace(state, waiting="event", event=stage.event, early_events=())
 
 
 def _delay(
@@ -236,6 +274,7 @@ def _call(
         activity_id=f"{state.instance_id}:{state.stage}:{position}",
         activity_started_at=format_date(now),
     )
+    state = _unhold(state)
     effects.append(EmitHistory(records.activity_history(state)))
     return _attempt(state, effects)
 
@@ -277,7 +316,8 @@ def _failed(state: InstanceState, event: ActivityFailed, effects: list[Effect]) 
         )
         state = replace(state, outputs=(*state.outputs, None))
         return _next(state, _current(state), event.now, effects)
-    if event.retryable and state.attempt < state.max_attempts:
+    retryable = event.retryable or (state.pause_activities and event.code == INSUFFICIENT_FUND)
+    if retryable and state.attempt < state.max_attempts:
         due = event.now + retry_delay(state.attempt)
         timer_id = f"{state.activity_id}:retry:{state.attempt}"
         state = replace(
@@ -296,6 +336,8 @@ def _failed(state: InstanceState, event: ActivityFailed, effects: list[Effect]) 
         )
         effects.append(SetTimer(timer_id, due))
         return state
+    if retryable and state.pause_activities:
+        return _hold(state, event, effects)
     effects.append(
         EmitHistory(
             records.activity_history(
@@ -304,6 +346,43 @@ def _failed(state: InstanceState, event: ActivityFailed, effects: list[Effect]) 
         )
     )
     return _finish_stage(state, event.now, effects, event.message)
+
+
+def _hold(state: InstanceState, event: ActivityFailed, effects: list[Effect]) -> InstanceState:
+    """Put the activity on hold (14.4): the stage and instance stay unfinished
+    until an ``instance.resume`` releases it."""
+    state = replace(
+        state,
+        waiting="paused",
+        paused_at=format_date(event.now),
+        pause_reason=f"ACTIVITY_ATTEMPT_LIMIT:{state.max_attempts}",
+        last_failure=event.message,
+        last_failure_type=event.code or None,
+    )
+    effects.append(EmitHistory(records.activity_history(state, last_failure=event.message)))
+    return state
+
+
+def _resume(state: InstanceState, effects: list[Effect]) -> InstanceState:
+    """The held activity again, attempt counter reset: the same call and key."""
+    state = _unhold(replace(state, attempt=1))
+    effects.append(EmitHistory(records.activity_history(state)))
+    return _attempt(state, effects)
+
+
+def _unhold(state: InstanceState) -> InstanceState:
+    return replace(
+        state, paused_at=None, pause_reason=None, last_failure=None, last_failure_type=None
+    )
+
+
+def _same_time(observed: str, held: str | None) -> bool:
+    if held is None:
+        return False
+    try:
+        return datetime.fromisoformat(observed) == datetime.fromisoformat(held)
+    except ValueError:
+        return False
 
 
 def _conflict_tolerated(state: InstanceState) -> bool:
@@ -332,7 +411,8 @@ def _recover(state: InstanceState, effects: list[Effect]) -> Outcome:
 def _abort(state: InstanceState, now: datetime, effects: list[Effect]) -> InstanceState:
     if state.timer_id is not None:
         effects.append(CancelTimer(state.timer_id))
-    if state.waiting in ("activity", "retry"):
+    if state.waiting in ("activity", "retry", "paused"):
+        state = _unhold(state)
         effects.append(
             EmitHistory(
                 records.activity_history(

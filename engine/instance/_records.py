@@ -77,6 +77,14 @@ def activity_history(
         record["lastFailure"] = last_failure
     if next_execution is not None:
         record["nextExecution"] = next_execution
+    if state.paused_at is not None:
+        # On hold (14.4): no nextExecution; what the resume endpoint needs.
+        record["paused"] = True
+        record["pausedAt"] = state.paused_at
+        record["pauseReason"] = state.pause_reason or ""
+        record["maxAttempts"] = state.max_attempts
+        if state.last_failure_type:
+            record["lastFailureType"] = state.last_failure_type
     return record
 
 

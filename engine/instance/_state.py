@@ -6,7 +6,10 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 # What the current stage waits for; None once terminated or between stages.
-Waiting = Literal["activity", "retry", "delay", "event"]
+Waiting = Literal["activity", "retry", "delay", "event", "paused"]
+
+# Early events kept per instance: past this the oldest is dropped (and counted).
+EVENT_BUFFER = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,9 @@ class InstanceState:
     stages: tuple[dict[str, Any], ...]
     variables: dict[str, str]
     max_attempts: int
+    # Pause mode (14.4), fixed when the instance starts: a retryable activity
+    # out of attempts is held (waiting "paused") until resumed, not failed.
+    pause_activities: bool = False
     stage: int = 0
     stage_started_at: str = ""
     # History name and input of the executing stage; None when it did not resolve.
@@ -44,8 +50,18 @@ class InstanceState:
     attempt: int = 0
     activity_id: str | None = None
     activity_started_at: str = ""
+    # The hold of the current activity (pause mode): when, why, its last failure.
+    paused_at: str | None = None
+    pause_reason: str | None = None
+    last_failure: str | None = None
+    last_failure_type: str | None = None
     terminated: bool = False
     error: str | None = None
+    # Events that arrived while no wait_event stage waited, oldest first (at
+    # most EVENT_BUFFER); the next wait_event stage consumes them in order.
+    early_events: tuple[str, ...] = ()
+    # How many early events were dropped because the buffer was full.
+    early_events_dropped: int = 0
     # Offset of the last command applied, on this instance's partition of the
     # commands topic: a redelivered command (offset <= this) is skipped, so
     # replaying any suffix of the topic changes nothing.
@@ -66,4 +82,5 @@ class InstanceState:
         values["stages"] = tuple(values.get("stages", ()))
         values["plan"] = tuple(PlannedCall(**call) for call in values.get("plan", ()))
         values["outputs"] = tuple(values.get("outputs", ()))
+        values["early_events"] = tuple(values.get("early_events", ()))
         return cls(**values)

@@ -59,6 +59,7 @@ from engine.instance import (
     InstanceState,
     Outcome,
     Recover,
+    Resume,
     SetTimer,
     Start,
     Terminated,
@@ -96,15 +97,19 @@ INSTANCE_BATCH = 500
 FINISHED_RETENTION = timedelta(days=7)
 
 
-def to_input(command: commands.Command, *, stack: str, now: datetime) -> Input:
+def to_input(
+    command: commands.Command, *, stack: str, now: datetime, pause_activities: bool = False
+) -> Input:
     """The machine input a command stands for."""
     match command:
         case commands.StartInstance():
-            return Start(command, stack=stack, now=now)
+            return Start(command, stack=stack, now=now, pause_activities=pause_activities)
         case commands.DeliverEvent():
             return EventReceived(command.name, now=now)
         case commands.AbortInstance():
             return Abort(now=now)
+        case commands.ResumeActivity():
+            return Resume(command.activity_id, command.paused_at, now=now)
         case commands.ReportActivitySuccess():
             output = None if command.output is None else dict(command.output)
             return ActivitySucceeded(command.activity_id, output, now=now)
@@ -130,11 +135,14 @@ class InstanceRunner:
         stack_name: str = "default",
         max_concurrency: int = 32,
         finished_retention: timedelta = FINISHED_RETENTION,
+        pause_activities: bool = False,
     ) -> None:
         self.kafka = kafka
         self.topics = topics
         self.stack = stack
         self.stack_name = stack_name
+        # Pause mode (BEHAVIOUR 14.4) for the instances this worker starts.
+        self.pause_activities = pause_activities
         # The live instances of the partitions this worker owns, and where
         # each lives (its commands partition is its changelog partition).
         self.states: dict[str, InstanceState] = {}
@@ -316,7 +324,10 @@ class InstanceRunner:
                 COMMANDS.labels("duplicate").inc()
                 continue
             now = datetime.now(UTC)
-            outcome = step(current, to_input(command, stack=self.stack_name, now=now))
+            machine_input = to_input(
+                command, stack=self.stack_name, now=now, pause_activities=self.pause_activities
+            )
+            outcome = step(current, machine_input)
             if outcome.rejected is not None:
                 COMMANDS.labels("rejected").inc()
                 log.info("command.rejected", command=command.id, reason=outcome.rejected)

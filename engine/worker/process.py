@@ -84,6 +84,7 @@ class Worker:
             activities,
             stack_name=stack.stack,
             max_concurrency=settings.activity_max_concurrency,
+            pause_activities=settings.pause_stage_activities,
         )
         self.index = TriggerIndex()
         # The history topic is created to take records of max_record_bytes;

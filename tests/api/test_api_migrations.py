@@ -1,4 +1,4 @@
-"""The API's migrations (0002-0004) go down and up again cleanly."""
+"""The API's migrations (0002-0005) go down and up again cleanly."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def test_down_and_up(make_database: Any) -> None:
             tables = set(inspector.get_table_names())
             indexes = {i["name"] for i in inspector.get_indexes("workflow_instances")}
             indexes |= {i["name"] for i in inspector.get_indexes("outbox")}
+            activity_columns = {c["name"] for c in inspector.get_columns("workflow_stage_history")}
     finally:
         engine.dispose()
     assert {"workflow_instance_history", "workflow_stage_history"} <= tables
@@ -38,3 +39,4 @@ def test_down_and_up(make_database: Any) -> None:
         "outbox_pending",
     } <= indexes
     assert "workflow_instances_order" not in indexes
+    assert {"paused_at", "pause_reason", "max_attempts", "last_failure_type"} <= activity_columns

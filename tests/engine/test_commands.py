@@ -31,6 +31,9 @@ pytestmark = pytest.mark.unit
         ),
         commands.DeliverEvent(id="c2", instance_id="i1", name="go"),
         commands.AbortInstance(id="c3", instance_id="i1"),
+        commands.ResumeActivity(
+            id="c7", instance_id="i1", activity_id="i1:0:1", paused_at="2025-03-04T11:00:00Z"
+        ),
         commands.ReportActivitySuccess(
             id="c4", instance_id="i1", activity_id="i1:0:0", output={"amount": 10**40}
         ),

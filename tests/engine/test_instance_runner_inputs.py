@@ -12,6 +12,7 @@ from engine.instance import (
     ActivityFailed,
     ActivitySucceeded,
     EventReceived,
+    Resume,
     Start,
     TimerFired,
 )
@@ -42,6 +43,16 @@ def test_each_command_maps_to_its_machine_input() -> None:
     )
     fired = commands.FireTimer(id="c", instance_id="i", timer_id="t")
     assert to_input(fired, stack="s", now=NOW) == TimerFired("t", now=NOW)
+    resume = commands.ResumeActivity(
+        id="c", instance_id="i", activity_id="a", paused_at="2025-03-04T11:00:00Z"
+    )
+    assert to_input(resume, stack="s", now=NOW) == Resume("a", "2025-03-04T11:00:00Z", now=NOW)
+
+
+def test_the_workers_pause_mode_reaches_the_start_input() -> None:
+    start = commands.StartInstance(id="c", instance_id="i", workflow_id="w", config={})
+    paused = to_input(start, stack="s1", now=NOW, pause_activities=True)
+    assert paused == Start(start, stack="s1", now=NOW, pause_activities=True)
 
 
 def test_the_instances_changelog_is_compacted_and_partitioned_like_commands() -> None:

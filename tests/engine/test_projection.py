@@ -1,3 +1,4 @@
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -64,5 +65,111 @@ async def test_replaying_a_batch_changes_nothing(make_database: Callable[..., st
         assert occurrences[1]["workflow_instance_id"] is None
         assert occurrences[1]["error"] == "boom"
         assert instances == 1
+    finally:
+        await db.dispose()
+
+
+def status(stage: int, started: str, terminated: str | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "type": "stage.status",
+        "instanceID": "o1_1",
+        "stage": stage,
+        "runID": "run-1",
+        "startedAt": started,
+    }
+    if terminated is not None:
+        row["terminatedAt"] = terminated
+    return row
+
+
+async def test_updated_at_follows_every_stage_change(make_database: Callable[..., str]) -> None:
+    db = create_db_engine(DatabaseSettings(database_url=make_database()))
+    instances = schema.workflow_instances
+
+    async def updated_at() -> str:
+        async with db.connect() as conn:
+            value = await conn.scalar(select(instances.c.updated_at))
+        assert value is not None
+        return str(value.astimezone(dt.UTC).isoformat())
+
+    try:
+        async with db.begin() as conn:
+            await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
+            await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
+        writer = ProjectionWriter(db)
+        await writer.write([record("o1")])
+        assert await updated_at() == "2025-03-04T10:22:00.001000+00:00"
+        first = [status(0, "2025-03-04T10:22:01+00:00")]
+        await writer.write(first)
+        assert await updated_at() == "2025-03-04T10:22:01+00:00"
+        await writer.write(
+            [
+                status(0, "2025-03-04T10:22:01+00:00", "2025-03-04T10:22:02+00:00"),
+                status(1, "2025-03-04T10:22:02+00:00", "2025-03-04T10:22:03+00:00"),
+            ]
+        )
+        assert await updated_at() == "2025-03-04T10:22:03+00:00"
+        await writer.write(
+            [
+                {
+                    "type": "instance.terminated",
+                    "instanceID": "o1_1",
+                    "terminatedAt": "2025-03-04T10:22:04+00:00",
+                }
+            ]
+        )
+        assert await updated_at() == "2025-03-04T10:22:04+00:00"
+        # A batch replayed after a crash does not move it back.
+        await writer.write(first)
+        assert await updated_at() == "2025-03-04T10:22:04+00:00"
+    finally:
+        await db.dispose()
+
+
+async def test_a_held_activity_keeps_its_hold_until_a_later_record_clears_it(
+    make_database: Callable[..., str],
+) -> None:
+    db = create_db_engine(DatabaseSettings(database_url=make_database()))
+    activities = schema.workflow_stage_history
+    base: dict[str, Any] = {
+        "type": "activity.history",
+        "instanceID": "o1_1",
+        "stage": 0,
+        "position": 0,
+        "name": "CreateTransaction",
+        "input": {},
+        "startedAt": "2025-03-04T10:22:01+00:00",
+        "terminated": False,
+    }
+    held = {
+        **base,
+        "attempt": 15,
+        "lastFailure": "not enough",
+        "paused": True,
+        "pausedAt": "2025-03-04T11:00:00+00:00",
+        "pauseReason": "ACTIVITY_ATTEMPT_LIMIT:15",
+        "maxAttempts": 15,
+        "lastFailureType": "INSUFFICIENT_FUND",
+    }
+    try:
+        async with db.begin() as conn:
+            await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
+            await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
+        writer = ProjectionWriter(db)
+        await writer.write([record("o1"), held])
+        async with db.connect() as conn:
+            row = (await conn.execute(select(activities))).mappings().one()
+        assert row["paused_at"] == dt.datetime(2025, 3, 4, 11, tzinfo=dt.UTC)
+        assert (row["pause_reason"], row["max_attempts"], row["last_failure_type"]) == (
+            "ACTIVITY_ATTEMPT_LIMIT:15",
+            15,
+            "INSUFFICIENT_FUND",
+        )
+        await writer.write([{**base, "attempt": 1}])  # resumed
+        async with db.connect() as conn:
+            row = (await conn.execute(select(activities))).mappings().one()
+        assert row["paused_at"] is None
+        assert row["pause_reason"] is None
+        assert row["attempt"] == 1
     finally:
         await db.dispose()

@@ -8,6 +8,7 @@ import pytest
 from engine.activities import idempotency_key
 from engine.commands import StartInstance
 from engine.instance import (
+    EVENT_BUFFER,
     Abort,
     ActivityFailed,
     ActivitySucceeded,
@@ -305,7 +306,6 @@ def test_inputs_that_no_longer_apply_are_rejected() -> None:
         Start(command, STACK, T0),
         ActivitySucceeded("unknown", None, T0),
         TimerFired("unknown", T0),
-        EventReceived("go", T0),
     ):
         rejected = step(state, event)
         assert rejected.state == state
@@ -411,14 +411,72 @@ def test_retry_delay_doubles_from_two_seconds_up_to_two_hundred() -> None:
     assert delays == [2, 4, 8, 128, 200, 200, 200]
 
 
-def test_event_posted_before_the_wait_event_stage_is_dropped() -> None:
-    outcome = start([{"delay": {"duration": "1s"}}, {"wait_event": {"event": "go"}}])
+def delay_then(*stages: dict[str, Any]) -> tuple[InstanceState, SetTimer]:
+    outcome = start([{"delay": {"duration": "1s"}}, *stages])
     assert outcome.state is not None
-    early = step(outcome.state, EventReceived("go", T0))
-    assert early.rejected
     (timer,) = of(outcome, SetTimer)
     assert isinstance(timer, SetTimer)
-    waiting = step(outcome.state, TimerFired(timer.timer_id, timer.due)).state
-    assert waiting is not None
-    assert waiting.waiting == "event"
-    assert not waiting.terminated
+    return outcome.state, timer
+
+
+def test_event_posted_before_the_wait_event_stage_completes_it_when_it_starts() -> None:
+    state, timer = delay_then({"wait_event": {"event": "go"}})
+    early = step(state, EventReceived("go", T0))
+    assert early.rejected is None
+    assert early.effects == ()
+    assert early.state is not None
+    assert early.state.early_events == ("go",)
+    assert early.state.waiting == "delay"  # the delay is not disturbed
+    done = step(early.state, TimerFired(timer.timer_id, timer.due))
+    assert "error" not in terminal(done)
+    history = [r for r in records(done) if r["type"] == "stage.history"]
+    assert [(r["name"], r["terminated"]) for r in history] == [
+        ("RunDelay", True),
+        ("RunWaitEvent", False),
+        ("RunWaitEvent", True),
+    ]
+
+
+def test_buffered_events_are_taken_in_order_one_per_wait_event_stage() -> None:
+    state, timer = delay_then(
+        {"wait_event": {"event": "a"}},
+        {"wait_event": {"event": "b"}},
+        {"wait_event": {"event": "c"}},
+    )
+    for name in ("x", "a", "b", "a"):
+        buffered = step(state, EventReceived(name, T0)).state
+        assert buffered is not None
+        state = buffered
+    assert state.early_events == ("x", "a", "b", "a")
+    fired = step(state, TimerFired(timer.timer_id, timer.due))
+    # "x" is discarded by stage 1 (5.5), "a" completes it, "b" completes
+    # stage 2; stage 3 discards the second "a" and waits for "c".
+    after = fired.state
+    assert after is not None
+    assert not after.terminated
+    assert (after.stage, after.waiting, after.event) == (3, "event", "c")
+    assert after.early_events == ()
+    assert step(after, EventReceived("a", T0)).rejected  # discarded while waiting
+    assert "error" not in terminal(step(after, EventReceived("c", T0)))
+
+
+def test_two_events_delivered_together_reach_two_wait_event_stages() -> None:
+    # 15 item 15: each event is its own input, processed one by one.
+    outcome = start([{"wait_event": {"event": "a"}}, {"wait_event": {"event": "b"}}])
+    assert outcome.state is not None
+    first = step(outcome.state, EventReceived("a", T0))
+    assert first.state is not None
+    assert (first.state.stage, first.state.event) == (1, "b")
+    assert "error" not in terminal(step(first.state, EventReceived("b", T0)))
+
+
+def test_the_early_event_buffer_keeps_the_newest_and_counts_the_dropped() -> None:
+    state, _ = delay_then({"wait_event": {"event": "e0"}})
+    for n in range(EVENT_BUFFER + 3):
+        buffered = step(state, EventReceived(f"e{n}", T0)).state
+        assert buffered is not None
+        state = buffered
+    assert len(state.early_events) == EVENT_BUFFER
+    assert state.early_events[0] == "e3"
+    assert state.early_events_dropped == 3
+    assert InstanceState.from_wire(codec.loads(codec.dumps(state.to_wire()))) == state
