@@ -10,8 +10,9 @@ AddAccountMetadata and CreateTransaction: ledger codes; DebitWallet: wallets
 codes) and None for everything else: untyped activities, transport failures,
 time-outs. ``retryable`` applies upstream's policy (BEHAVIOUR 8.7, 14.2):
 only the codes in NON_RETRYABLE_CODES and requests this client cannot even
-build stop the retries; the state machine may add its own (INSUFFICIENT_FUND
-under the bounded policy), which is why ``code`` is always the server's code.
+build stop the retries; the state machine adds its own (INSUFFICIENT_FUND is
+terminal for ledger, wallet and payment calls under the bounded policy of
+14.2), which is why ``code`` is always the server's code.
 """
 
 from __future__ import annotations

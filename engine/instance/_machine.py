@@ -54,6 +54,7 @@ CANCELLED_ACTIVITY = "cancelled"  # ... and 4.6 with two.
 
 # 14.4: under pause mode an underfunded transfer is held, not failed.
 INSUFFICIENT_FUND = "INSUFFICIENT_FUND"
+PSP_TRANSFERS = frozenset({"CreateTransferInitiation", "StripeTransfer"})
 
 # BEHAVIOUR 14.2: first retry after 2 s, doubling, capped at 200 s.
 RETRY_FIRST = timedelta(seconds=2)
@@ -316,7 +317,13 @@ def _failed(state: InstanceState, event: ActivityFailed, effects: list[Effect]) 
         )
         state = replace(state, outputs=(*state.outputs, None))
         return _next(state, _current(state), event.now, effects)
-    retryable = event.retryable or (state.pause_activities and event.code == INSUFFICIENT_FUND)
+    retryable = event.retryable
+    if event.code == INSUFFICIENT_FUND:
+        # 14.2: terminal for ledger, wallet and payment calls (retrying an
+        # underfunded transfer for half an hour would move money long after
+        # the event), retryable for a PSP transfer initiation; 14.4: held
+        # under pause mode.
+        retryable = state.pause_activities or state.plan[state.position].name in PSP_TRANSFERS
     if retryable and state.attempt < state.max_attempts:
         due = event.now + retry_delay(state.attempt)
         timer_id = f"{state.activity_id}:retry:{state.attempt}"

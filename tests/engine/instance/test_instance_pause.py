@@ -173,3 +173,19 @@ def test_abort_of_a_held_activity_cancels_it_and_ends_the_instance() -> None:
     assert "paused" not in record
     assert aborted.state is not None
     assert aborted.state.error == "canceled"
+
+
+def test_insufficient_funds_end_a_ledger_call_at_once_without_pause_mode() -> None:
+    # 14.2: an underfunded ledger, wallet or payment call is not retried
+    # (the client reports the code; the bounded policy makes it terminal).
+    outcome = start(pause=False, attempts=5)
+    (call,) = calls(outcome)
+    assert outcome.state is not None
+    failed = step(
+        outcome.state,
+        ActivityFailed(call.activity_id, "INSUFFICIENT_FUND", "not enough", True, T0),
+    )
+    assert [e for e in failed.effects if isinstance(e, SetTimer)] == []
+    assert failed.state is not None
+    assert failed.state.terminated
+    assert failed.state.error == "not enough"
