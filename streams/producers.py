@@ -9,13 +9,38 @@ retrying on it forever.
 
 from __future__ import annotations
 
+import random
+
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 
 from streams.settings import KafkaSettings
 
 # Kafka's default broker `message.max.bytes` is ~1 MiB; a request holds a
 # batch of records, so it may be a little larger than one record.
 DEFAULT_MAX_REQUEST_BYTES = 1_048_576
+
+
+class CachedPartitioner:
+    """Kafka's default key partitioning (murmur2, as the Java client), with the
+    hash of each key remembered: every record of an instance (history,
+    changelog, events, commands) is keyed by its id, and aiokafka's
+    pure-Python murmur2 was ~2.5% of the worker's CPU. Keyless records go to a
+    random available partition, as the default partitioner does."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._size = size
+        self._hashes: dict[bytes, int] = {}
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return random.choice(available or all_partitions)  # noqa: S311 (spreading, not secrets)
+        hashed = self._hashes.get(key)
+        if hashed is None:
+            if len(self._hashes) >= self._size:
+                self._hashes.clear()  # bounded; refilled by the live keys
+            hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return all_partitions[hashed % len(all_partitions)]
 
 
 def create_producer(
@@ -39,4 +64,5 @@ def create_producer(
         linger_ms=linger_ms,
         max_request_size=max_request_size,
         transactional_id=transactional_id,
+        partitioner=CachedPartitioner(),
     )
