@@ -4,7 +4,7 @@ Upstream has a ``--temporal-max-parallel-activities`` flag, but it is never
 passed to the Temporal worker options, so upstream runs as many activities at
 once as Temporal's default (1,000 per worker): nothing protects the ledger from
 a burst of instances. Here each target service (ledger, wallets, payments) has
-its own bound, ``activity_max_concurrency`` calls in flight (default 32), and,
+its own bound, ``activity_max_concurrency`` calls in flight (default 16), and,
 when ``activity_rate_limit`` > 0, a token bucket of that many calls per second.
 
 Waiting for a slot or a token happens before an attempt starts, so it does not
