@@ -17,7 +17,7 @@ class ActivitySettings(StackSettings):
     # a stuck attempt hides a dead stack from the retry schedule.
     activity_timeout: float = Field(default=60.0, gt=0, le=600)
     # Calls in flight per target service (ledger, wallets, payments), per
-    # worker process. Separate pools: a slow ledger fills its own 32 slots and
+    # worker process. Separate pools: a slow ledger fills its own slots and
     # cannot starve wallets or payments calls. See _limits.py for the number.
     # 16: on 2 cores, 32 halved the sends completed per second (109/s against
     # 270/s at 16, benchmarks/engine.py): httpcore scans its whole pool per request.

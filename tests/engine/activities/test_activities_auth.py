@@ -172,5 +172,5 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert loaded.stack_client_id == "id"
     assert loaded.stack_client_secret is not None
     assert loaded.stack_client_secret.get_secret_value() == "sec"
-    assert (loaded.activity_timeout, loaded.activity_max_concurrency) == (60.0, 32)
+    assert (loaded.activity_timeout, loaded.activity_max_concurrency) == (60.0, 16)
     assert loaded.activity_rate_limit == 12.5
