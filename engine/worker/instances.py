@@ -257,6 +257,17 @@ class InstanceRunner:
             await self._close_producers(lost)
         log.info("instances.revoked", partitions=sorted(lost), instances=len(dropped))
 
+    async def _resync(self, partitions: set[int]) -> None:
+        stale = [iid for iid, p in self._partition.items() if p in partitions]
+        await self._cancel(stale)
+        for iid in stale:
+            self.states.pop(iid, None)
+            self._partition.pop(iid, None)
+        for iid in [iid for iid, (p, _) in self._finished.items() if p in partitions]:
+            del self._finished[iid]
+        log.warning("instances.resync", partitions=sorted(partitions))
+        await self._recover(await self._restore(partitions))
+
     async def _cancel(self, instance_ids: Sequence[str]) -> None:
         tasks = [self._calls.pop(iid, None) for iid in instance_ids]
         tasks += [pair[1] for iid in instance_ids if (pair := self._timers.pop(iid, None))]
@@ -405,7 +416,14 @@ class InstanceRunner:
                 started,
             )
         self._partition.update(partitions)
-        await self._write(states, history_records, published, offsets=offsets)
+        try:
+            await self._write(states, history_records, published, offsets=offsets)
+        except Exception:
+            # Some partitions may have committed and others not: the changelog
+            # is the truth, so read those partitions back (and re-arm them)
+            # before the batch is replayed from the committed offsets.
+            await self._resync(set(offsets) | set(partitions.values()))
+            raise
         for iid, state, effect in effects:
             self._apply(iid, state, effect)
 
@@ -463,16 +481,26 @@ class InstanceRunner:
         for iid, maybe in states.items():
             add(topics.instances, iid, marker if maybe is None else codec.dumps(maybe.to_wire()))
         offsets = offsets or {}
-        for partition in sorted(set(writes) | set(offsets)):
+
+        async def commit(partition: int) -> None:
             producer = self._txn[partition]
             async with producer.transaction():
-                for topic, instance, value in writes.get(partition, []):
-                    await producer.send(topic, key=instance.encode(), value=value)
+                for topic, key, value in writes.get(partition, []):
+                    await producer.send(topic, key=key.encode(), value=value)
                 if partition in offsets:
                     tp = TopicPartition(topics.commands, partition)
                     await producer.send_offsets_to_transaction(
                         {tp: offsets[partition]}, self.consumer.group_id
                     )
+
+        # Independent producers: the partitions' transactions run side by side
+        # (a commit is several broker round trips; in sequence they added up).
+        results = await asyncio.gather(
+            *(commit(p) for p in sorted(set(writes) | set(offsets))), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise failures[0]
         count_published(published)
         for iid, maybe in states.items():
             if maybe is None:
