@@ -170,8 +170,8 @@ async def replay(
         await producer.start()  # fences an older replay: read the markers after it
     try:
         replayed = await replayed_markers(settings, topics)
-        async with contextlib.aclosing(scan(settings, topics.dead_letter)) as records:
-            async for letter in records:
+        async with contextlib.aclosing(dead_letters(settings)) as letters:
+            async for letter in letters:
                 if not letter.matches(reason):
                     continue
                 outcome = decide(letter, replayed, present)
