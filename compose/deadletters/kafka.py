@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, ProducerFenced
 
-from compose.deadletters.letters import REPLAY_HEADER, DeadLetter, Outcome, Source, decide
+from compose.deadletters.letters import DeadLetter, Outcome, Source, decide
 from streams import KafkaSettings, Record, Topics, codec
 from streams.producers import create_producer
 from streams.settings import RECORD_BATCH_OVERHEAD
@@ -186,7 +186,7 @@ async def replay(
                         await producer.send(
                             source.topic,
                             value=letter.value,
-                            headers=[(REPLAY_HEADER, letter.coordinates.encode())],
+                            headers=letter.replay_headers(),
                         )
                         await producer.send(
                             marker_topic(topics), key=letter.coordinates.encode(), value=marker

@@ -17,6 +17,10 @@ from enum import Enum
 from typing import Any
 
 REPLAY_HEADER = "dead_letter_replay"
+# The worker keeps the rejected record's headers under this prefix
+# (`engine.matching.ORIGINAL_HEADER_PREFIX`; not imported: this CLI module
+# loads for every command, the engine's import graph should not).
+ORIGINAL_HEADER_PREFIX = "original."
 # Enough to recognise an event's type in one terminal line.
 PREVIEW_CHARS = 80
 
@@ -50,6 +54,8 @@ class DeadLetter:
     reason: str
     source: str
     value: bytes
+    # The rejected record's own headers, as the worker kept them.
+    original_headers: tuple[tuple[str, bytes], ...] = ()
 
     @classmethod
     def from_record(
@@ -62,6 +68,8 @@ class DeadLetter:
         value: bytes | None,
     ) -> DeadLetter:
         named = {k: v.decode("utf-8", "replace") for k, v in headers}
+        n = len(ORIGINAL_HEADER_PREFIX)
+        original = tuple((k[n:], v) for k, v in headers if k.startswith(ORIGINAL_HEADER_PREFIX))
         return cls(
             topic=topic,
             partition=partition,
@@ -70,12 +78,18 @@ class DeadLetter:
             reason=named.get("reason", ""),
             source=named.get("source", ""),
             value=value or b"",
+            original_headers=original,
         )
 
     @property
     def coordinates(self) -> str:
         """`topic/partition/offset` of the dead letter itself (the replay marker's key)."""
         return f"{self.topic}/{self.partition}/{self.offset}"
+
+    def replay_headers(self) -> list[tuple[str, bytes]]:
+        """The original headers, with the marker of this replay instead of any earlier one."""
+        kept = [(k, v) for k, v in self.original_headers if k != REPLAY_HEADER]
+        return [*kept, (REPLAY_HEADER, self.coordinates.encode())]
 
     def matches(self, reason: str | None) -> bool:
         """Whether `--reason` selects it: a case-sensitive substring of its reason."""

@@ -1,6 +1,7 @@
 import pytest
 
 from compose.deadletters.letters import (
+    ORIGINAL_HEADER_PREFIX,
     DeadLetter,
     Newest,
     Outcome,
@@ -9,6 +10,7 @@ from compose.deadletters.letters import (
     decide,
     preview,
 )
+from engine import matching
 
 pytestmark = pytest.mark.unit
 
@@ -65,3 +67,19 @@ def test_the_reason_filter_is_a_substring() -> None:
     assert letter().matches("not JSON")
     assert letter().matches(None)
     assert not letter().matches("exceeds")
+
+
+def test_a_replay_restores_the_original_headers_and_marks_itself() -> None:
+    assert ORIGINAL_HEADER_PREFIX == matching.ORIGINAL_HEADER_PREFIX
+    out = matching.dead_letter(
+        b"x",
+        "not JSON",
+        "ledger/0/7",
+        {"_watermill_message_uuid": b"m", "dead_letter_replay": b"old"},
+    )
+    replayed = DeadLetter.from_record("dlt", 1, 5, 0, out.headers, out.value)
+    assert replayed.source == "ledger/0/7"
+    assert replayed.replay_headers() == [
+        ("_watermill_message_uuid", b"m"),
+        ("dead_letter_replay", b"dlt/1/5"),
+    ]
