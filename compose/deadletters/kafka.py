@@ -18,11 +18,12 @@ two concurrent replays cannot both inject the same letter.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, ProducerFenced
 
@@ -182,15 +183,7 @@ async def replay(
                 assert source is not None  # decide() said REPLAY
                 marker = codec.dumps({"dead_letter": letter.coordinates, "source": letter.source})
                 try:
-                    async with producer.transaction():
-                        await producer.send(
-                            source.topic,
-                            value=letter.value,
-                            headers=letter.replay_headers(),
-                        )
-                        await producer.send(
-                            marker_topic(topics), key=letter.coordinates.encode(), value=marker
-                        )
+                    await _send_once(producer, source.topic, letter, marker_topic(topics), marker)
                 except ProducerFenced as exc:
                     raise ReplayFenced(str(exc)) from exc
                 except KafkaError as exc:
@@ -201,3 +194,24 @@ async def replay(
     finally:
         if producer is not None:
             await producer.stop()
+
+
+async def _send_once(
+    producer: AIOKafkaProducer, topic: str, letter: DeadLetter, markers: str, marker: bytes
+) -> None:
+    """The letter's record and its marker, committed together or not at all."""
+    await producer.begin_transaction()
+    try:
+        sent = [
+            await producer.send(topic, value=letter.value, headers=letter.replay_headers()),
+            await producer.send(markers, key=letter.coordinates.encode(), value=marker),
+        ]
+        # Delivery errors surface here, before the commit, so that the
+        # transaction can still be aborted (a failed commit leaves it open).
+        await asyncio.gather(*sent)
+        await producer.commit_transaction()
+    except BaseException:
+        # A fatal state (fenced) cannot abort; the next begin says so.
+        with contextlib.suppress(KafkaError):
+            await producer.abort_transaction()
+        raise
