@@ -122,9 +122,12 @@ class Summary:
     source: str
     size: int
     preview: str
+    # The dead letter whose replay this record was (it failed again), if any.
+    replay_of: str | None = None
 
     @classmethod
     def of(cls, letter: DeadLetter) -> Summary:
+        replay_of = dict(letter.original_headers).get(REPLAY_HEADER)
         return cls(
             partition=letter.partition,
             offset=letter.offset,
@@ -133,12 +136,14 @@ class Summary:
             source=letter.source,
             size=len(letter.value),
             preview=preview(letter.value),
+            replay_of=None if replay_of is None else replay_of.decode("utf-8", "replace"),
         )
 
     def line(self) -> str:
+        again = "" if self.replay_of is None else f"replay_of={self.replay_of}  "
         return (
             f"{self.partition}/{self.offset}  {format_time(self.timestamp_ms)}  "
-            f"{self.size}B  source={self.source}  reason={self.reason}  {self.preview}"
+            f"{self.size}B  source={self.source}  {again}reason={self.reason}  {self.preview}"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -150,6 +155,7 @@ class Summary:
             "source": self.source,
             "size": self.size,
             "preview": self.preview,
+            "replay_of": self.replay_of,
         }
 
 

@@ -72,3 +72,7 @@ def test_a_replayed_garbage_event_is_dead_lettered_again_naming_its_replay(
         "_watermill_message_uuid": b"m-1",
         "dead_letter_replay": first.coordinates.encode(),
     }
+
+    listed = CliRunner().invoke(app, ["dead-letters", "list"], env=env).stdout.splitlines()
+    assert f"replay_of={first.coordinates}" in listed[0]  # newest first
+    assert "replay_of" not in listed[1]

@@ -83,3 +83,12 @@ def test_a_replay_restores_the_original_headers_and_marks_itself() -> None:
         ("_watermill_message_uuid", b"m"),
         ("dead_letter_replay", b"dlt/1/5"),
     ]
+
+
+def test_a_summary_names_the_replay_a_letter_came_back_from() -> None:
+    out = matching.dead_letter(b"x", "not JSON", "ledger/0/9", {"dead_letter_replay": b"dlt/1/5"})
+    again = Summary.of(DeadLetter.from_record("dlt", 0, 2, 0, out.headers, out.value))
+    assert again.replay_of == "dlt/1/5"
+    assert "replay_of=dlt/1/5" in again.line()
+    assert Summary.of(letter()).replay_of is None
+    assert "replay_of" not in Summary.of(letter()).line()
