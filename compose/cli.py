@@ -3,7 +3,8 @@
 `dev` runs the whole local stack; `api`, `worker` and `migrate` are the
 production processes, configured only by `ORCHESTRATION_*` variables;
 `publish` sends events to Kafka for people trying the service;
-`sandbox` serves an in-memory stand-in of the Formance stack's ledger paths.
+`sandbox` serves an in-memory stand-in of the Formance stack's ledger paths;
+`dead-letters` lists and replays the events the worker rejected.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
+from compose.deadletters.cli import app as dead_letters_app
 from compose.logs import configure_logging
 from streams import codec
 
@@ -32,6 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(dead_letters_app, name="dead-letters")
 
 
 def _print_version(value: bool) -> None:
