@@ -95,7 +95,12 @@ def dev(
     signal.signal(signal.SIGINT, _stop)
     started = time.monotonic()
     try:
-        typer.echo("starting PostgreSQL, Kafka, the worker and the API ...", err=True)
+        mode = (
+            f"kept state in {state_dir.resolve()} (--keep)"
+            if keep
+            else "fresh state, removed on stop (--keep to keep it)"
+        )
+        typer.echo(f"starting PostgreSQL, Kafka, the worker and the API: {mode} ...", err=True)
         stack.start()
         env = stack.env()
         typer.echo(

@@ -348,6 +348,9 @@ def test_a_fresh_start_logs_no_error_before_ready(tmp_path: Path) -> None:
     assert errors == [], "\n".join(errors)
     # The output was read at all: the children's start-up lines are in it.
     assert any("worker.started" in line for line in lines)
+    # It says which mode it runs in, and says no more than needed.
+    assert any("fresh state, removed on stop" in line for line in lines)
+    assert not any("setup plugin" in line for line in lines)
 
 
 def test_the_workers_probes_are_on_and_their_port_is_in_the_env_file(tmp_path: Path) -> None:
