@@ -169,16 +169,17 @@ class PartitionOffsets:
 
 
 def plan(partitions: Iterable[PartitionOffsets], window: Window) -> ReadPlan:
-    """Offsets to read per partition. The log start offset above 0 with its first
-    record already inside the window means retention removed records that may
-    have been in it: the replay says so (`truncated`) and reads what is left."""
+    """Offsets to read per partition. A log start offset above 0 with no record
+    kept before the window means retention removed records that may have been
+    in it: the replay says so (`truncated`) and reads what is left."""
     ranges = []
     truncated = []
     for p in partitions:
         start = p.end if p.at_start is None else max(p.at_start, p.beginning)
         stop = p.end if p.after_end is None else min(p.after_end, p.end)
         ranges.append(PartitionRange(p.topic, p.partition, start, max(stop, start)))
-        if p.beginning > 0 and p.at_start is not None and p.at_start <= p.beginning:
+        # None with a log start above 0: retention emptied the partition.
+        if p.beginning > 0 and (p.at_start is None or p.at_start <= p.beginning):
             truncated.append(f"{p.topic}/{p.partition}")
     return ReadPlan(tuple(ranges), tuple(truncated))
 
@@ -220,8 +221,8 @@ class Progress:
         if not self.truncated:
             return None
         return (
-            "retention removed records before the oldest one kept in "
-            f"{', '.join(self.truncated)}: events older than it were not replayed"
+            f"retention removed the oldest records of {', '.join(self.truncated)}: "
+            "events of the window older than the oldest record kept were not replayed"
         )
 
     def to_json(self) -> dict[str, Any]:

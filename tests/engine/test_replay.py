@@ -158,8 +158,16 @@ def test_the_plan_reads_from_the_start_time_to_the_end_time_or_the_end() -> None
 
 def test_a_from_older_than_retention_is_reported_truncated_not_refused() -> None:
     window = Window.parse("2020-01-01T00:00:00Z")
-    reading = plan([offsets(beginning=40), offsets(partition=1, beginning=10)], window)
-    assert reading.truncated == ("ledger/0",)
+    reading = plan(
+        [
+            offsets(beginning=40),
+            offsets(partition=1, beginning=10),  # kept records before the window
+            offsets(partition=2, beginning=100, at_start=None),  # emptied by retention
+            offsets(partition=3, at_start=None),  # nothing in the window, nothing removed
+        ],
+        window,
+    )
+    assert reading.truncated == ("ledger/0", "ledger/2")
     progress = Progress(id="r", trigger_id="t1", window=window, truncated=reading.truncated)
     body = progress.to_json()
     assert body["truncated"] is True
