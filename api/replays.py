@@ -57,16 +57,21 @@ class Replays:
         async def task() -> None:
             try:
                 await run(progress)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
-                # Already in the progress (run_replay marks it): log it once.
+                # run_replay already put it in the progress: log it once.
                 log.error("replay.failed", replay=progress.id, trigger=trigger_id, error=str(exc))
-            finally:
-                self._running.pop(progress.id, None)
-                self._by_trigger.pop(trigger_id, None)
 
-        self._running[progress.id] = asyncio.create_task(task(), name=f"replay-{progress.id}")
+        def ended(done: asyncio.Task[None]) -> None:
+            # A callback, not a `finally`: a task cancelled before its first
+            # step never runs its body, and must still free its trigger.
+            self._running.pop(progress.id, None)
+            self._by_trigger.pop(trigger_id, None)
+            if not progress.done:
+                progress.finish("cancelled" if done.cancelled() else "stopped")
+
+        running_task = asyncio.create_task(task(), name=f"replay-{progress.id}")
+        running_task.add_done_callback(ended)
+        self._running[progress.id] = running_task
         return progress
 
     def get(self, trigger_id: str, replay_id: str) -> Progress | None:
@@ -79,3 +84,4 @@ class Replays:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0)  # let the done callbacks run
