@@ -4,6 +4,8 @@ the real API and worker processes."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -166,3 +168,42 @@ def test_bad_replay_requests_get_the_upstream_error_envelope(
         answer = http.get(f"/v2/triggers/{trigger}/replays/nope")
         assert answer.status_code == 404
         assert answer.json()["errorCode"] == "NOT_FOUND"
+
+
+def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "compose", "replay", *args],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_the_cli_replays_straight_from_kafka(run_stack: Callable[..., Stack]) -> None:
+    stack = run_stack()
+    await publish_at(
+        stack,
+        [
+            (BASE_MS + 1000, committed_transaction(21, key="cli-in")),
+            (BASE_MS + 3000, committed_transaction(22, key="cli-after")),
+        ],
+    )
+    _, trigger_id = create_definitions(stack)
+    window = ["--from", at(BASE_MS), "--to", at(BASE_MS + 2000)]
+    # The trigger reaches the definitions topic through the outbox relay.
+    done = poll(
+        lambda: cli(stack, "--trigger", trigger_id, *window),
+        lambda run: "not found" not in run.stderr,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 occurrences (1 start commands)" in done.stdout
+    with stack.client() as http:
+        assert poll(lambda: occurrence_tx_ids(http, trigger_id), bool) == [21]
+    unknown = cli(stack, "--trigger", "nope", *window)
+    assert unknown.returncode == 1
+    assert "trigger nope not found" in unknown.stderr
+    bad = cli(stack, "--trigger", trigger_id, "--from", "yesterday")
+    assert bad.returncode == 2
+    assert "'from' is not an RFC 3339 timestamp" in bad.stderr
