@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from engine.definitions import WorkflowDefinition
-from engine.matching import decode_headers, match_record
+from engine.matching import MatchResult, decode_headers, match_record
 from engine.replay import (
     PartitionOffsets,
     Progress,
@@ -35,6 +36,8 @@ from streams.settings import RECORD_BATCH_OVERHEAD
 from streams.topics import partition_count
 from triggers import Trigger
 from triggers.expr import Fetch
+
+log = structlog.get_logger(__name__)
 
 # Same batch size as the live match loop: bounded memory, amortised acks.
 BATCH = 1000
@@ -88,6 +91,7 @@ async def run_replay(
 ) -> Progress:
     """Replay `progress.window` into `trigger`, updating `progress` as it goes;
     marks it done (with the error, if one stopped it) and re-raises failures."""
+    log.info("replay.started", replay=progress.id, trigger=trigger.id)
     try:
         await _run(kafka, trigger, workflow, progress, fetch, on_batch)
     except asyncio.CancelledError:
@@ -97,6 +101,14 @@ async def run_replay(
         progress.finish(f"{type(exc).__name__}: {exc}"[:500])
         raise
     progress.finish()
+    log.info(
+        "replay.finished",
+        replay=progress.id,
+        trigger=trigger.id,
+        read=progress.read,
+        occurrences=progress.occurrences,
+        truncated=list(progress.truncated),
+    )
     return progress
 
 
@@ -111,6 +123,24 @@ async def _run(
     index = single_trigger_index(trigger, workflow)
     workflows = {workflow.id: workflow}
     topics = Topics.from_settings(kafka)
+
+    def match(records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[tuple[str, MatchResult]]:
+        results = []
+        for record in records:
+            coordinates = f"{record.topic}/{record.partition}/{record.offset}"
+            result = match_record(
+                record.value,
+                decode_headers(record.headers),
+                index,
+                coordinates=coordinates,
+                max_bytes=kafka.max_event_bytes,
+                fetch=fetch,
+                max_record_bytes=kafka.max_record_bytes,
+                workflows=workflows,
+            )
+            results.append((coordinates, result))
+        return results
+
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka.kafka_bootstrap_servers,
         enable_auto_commit=False,
@@ -133,7 +163,7 @@ async def _run(
                 consumer.seek(tp, r.start)
             while stops:
                 batch = await consumer.getmany(timeout_ms=_POLL_MS, max_records=BATCH)
-                pending: list[asyncio.Future[Any]] = []
+                chosen = []
                 for tp, records in batch.items():
                     if tp not in stops:
                         continue
@@ -141,34 +171,36 @@ async def _run(
                         if record.offset >= stops[tp].stop:
                             break
                         progress.read += 1
-                        if not progress.window.contains(record.timestamp):
-                            continue
-                        result = match_record(
-                            record.value,
-                            decode_headers(record.headers),
-                            index,
-                            coordinates=f"{record.topic}/{record.partition}/{record.offset}",
-                            max_bytes=kafka.max_event_bytes,
-                            fetch=fetch,
-                            max_record_bytes=kafka.max_record_bytes,
-                            workflows=workflows,
+                        if progress.window.contains(record.timestamp):
+                            chosen.append(record)
+                if index.uses_link:
+                    # link() does blocking HTTP: keep the caller's loop (the
+                    # API's requests) running meanwhile, as the worker does.
+                    results = await asyncio.to_thread(match, chosen)
+                else:
+                    results = match(chosen)
+                pending: list[asyncio.Future[Any]] = []
+                for coordinates, result in results:
+                    progress.count(result)
+                    for failure in result.filter_errors:
+                        log.info(
+                            "replay.filter_failed",
+                            source=coordinates,
+                            trigger=trigger.id,
+                            error=failure.error,
                         )
-                        progress.count(result)
-                        for out in kafka_records(
-                            result,
-                            topics,
-                            now_ns=time.time_ns(),
-                            dead_letters=False,
-                            publish_events=kafka.publish_events,
-                        ):
-                            pending.append(
-                                await producer.send(
-                                    out.topic,
-                                    key=out.key,
-                                    value=out.value,
-                                    headers=list(out.headers),
-                                )
+                    for out in kafka_records(
+                        result,
+                        topics,
+                        now_ns=time.time_ns(),
+                        dead_letters=False,
+                        publish_events=kafka.publish_events,
+                    ):
+                        pending.append(
+                            await producer.send(
+                                out.topic, key=out.key, value=out.value, headers=list(out.headers)
                             )
+                        )
                 if pending:
                     await asyncio.gather(*pending)
                 # Checked for every partition, not only those in the batch: the
