@@ -303,11 +303,12 @@ def replay(
 ) -> None:
     """Replay past inbound events into one trigger, straight from Kafka (an extension).
 
-    Kafka as for `publish`; prints progress to stderr and a summary at the end.
+    Kafka as for `publish`; with ORCHESTRATION_DATABASE_URL, occurrences already
+    recorded are skipped. Prints progress to stderr and a summary at the end.
     """
     from compose.replay import ReplayFailed, summary
     from compose.replay import replay as run
-    from engine import ReplayError, ReplayWindow
+    from engine import DatabaseSettings, ReplayError, ReplayWindow
     from streams import KafkaSettings
 
     try:
@@ -320,7 +321,8 @@ def replay(
     from aiokafka.errors import KafkaError
 
     try:
-        progress = asyncio.run(run(KafkaSettings(), trigger, window))
+        database = DatabaseSettings() if "ORCHESTRATION_DATABASE_URL" in os.environ else None
+        progress = asyncio.run(run(KafkaSettings(), trigger, window, database=database))
     except (ReplayFailed, KafkaError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -1,9 +1,14 @@
 """`orchestration replay`: replay past events into one trigger straight from Kafka.
 
 The trigger and its workflow come from the definitions topic (what every
-worker reads), not from the API or Postgres; the events from the inbound
-topics; what the replay produces goes where the live matcher sends it. The
-same `engine.run_replay` serves `POST /v2/triggers/{id}/replay`.
+worker reads), not from the API; the events from the inbound topics; what
+the replay produces goes where the live matcher sends it. The same
+`engine.run_replay` serves `POST /v2/triggers/{id}/replay`.
+
+With `ORCHESTRATION_DATABASE_URL` set (an `orchestration dev` env sets it),
+occurrences already in the projection are skipped, as the API does; without
+it, only the instance runtime's 7-day memory of finished instances stops an
+old instance from being started again, and the CLI says so.
 """
 
 from __future__ import annotations
@@ -11,9 +16,21 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from collections.abc import Collection
 from typing import TextIO
 
-from engine import ReplayProgress, ReplayWindow, StackSettings, link_fetcher, run_replay
+from sqlalchemy import select
+
+from engine import (
+    DatabaseSettings,
+    ReplayProgress,
+    ReplayWindow,
+    StackSettings,
+    create_db_engine,
+    link_fetcher,
+    run_replay,
+    schema,
+)
 from engine.definitions import WorkflowDefinition
 from engine.worker.definitions_reader import DefinitionsReader
 from streams import KafkaSettings, Topics
@@ -54,7 +71,8 @@ def summary(progress: ReplayProgress) -> list[str]:
     lines = [
         f"replayed trigger {progress.trigger_id}: {progress.read} records read, "
         f"{progress.in_window} in the window, {progress.matched} matched, "
-        f"{progress.occurrences} occurrences ({progress.starts} start commands), "
+        f"{progress.occurrences} occurrences ({progress.known} already recorded, "
+        f"{progress.starts} start commands sent), "
         f"{progress.filter_errors} filter errors"
     ]
     if progress.message is not None:
@@ -63,9 +81,28 @@ def summary(progress: ReplayProgress) -> list[str]:
 
 
 async def replay(
-    kafka: KafkaSettings, trigger_id: str, window: ReplayWindow, err: TextIO = sys.stderr
+    kafka: KafkaSettings,
+    trigger_id: str,
+    window: ReplayWindow,
+    err: TextIO = sys.stderr,
+    database: DatabaseSettings | None = None,
 ) -> ReplayProgress:
     trigger, workflow = await load_definitions(kafka, trigger_id)
+    db = create_db_engine(database) if database is not None else None
+    if db is None:
+        print(
+            "warning: no ORCHESTRATION_DATABASE_URL: occurrences already recorded are sent "
+            "again (instances finished over 7 days ago would start again)",
+            file=err,
+        )
+    table = schema.triggers_occurrences
+
+    async def known(ids: Collection[str]) -> set[str]:
+        assert db is not None
+        async with db.connect() as conn:
+            rows = await conn.execute(select(table.c.id).where(table.c.id.in_(list(ids))))
+            return {row[0] for row in rows}
+
     progress = ReplayProgress(id=str(uuid.uuid4()), trigger_id=trigger_id, window=window)
     last = time.monotonic()
 
@@ -77,8 +114,17 @@ async def replay(
 
     try:
         await run_replay(
-            kafka, trigger, workflow, progress, fetch=link_fetcher(StackSettings()), on_batch=report
+            kafka,
+            trigger,
+            workflow,
+            progress,
+            fetch=link_fetcher(StackSettings()),
+            on_batch=report,
+            known=known if db is not None else None,
         )
     except Exception as exc:
         raise ReplayFailed(progress.error or str(exc)) from exc
+    finally:
+        if db is not None:
+            await db.dispose()
     return progress

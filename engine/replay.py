@@ -22,7 +22,7 @@ from typing import Any
 from engine import commands
 from engine.definitions import WorkflowDefinition
 from engine.matching import MatchResult
-from streams import Topics, format_time
+from streams import Topics, codec, format_time
 from triggers import Trigger, TriggerIndex
 
 
@@ -66,6 +66,15 @@ def kafka_records(
             KafkaRecord(topics.events, e.key.encode(), e.encode(now_ns)) for e in result.events
         )
     return out
+
+
+def occurrence_of(result: MatchResult) -> str | None:
+    """The occurrence id a single-trigger match recorded (None: it matched nothing)."""
+    for out in result.outputs:
+        if not out.dead_letter:
+            occurrence: str = codec.loads(out.value)["occurrence"]["id"]
+            return occurrence
+    return None
 
 
 def single_trigger_index(trigger: Trigger, workflow: WorkflowDefinition) -> TriggerIndex:
@@ -198,18 +207,24 @@ class Progress:
     matched: int = 0  # events that produced at least one occurrence
     occurrences: int = 0
     starts: int = 0  # start commands sent (the runtime drops those of known instances)
+    # Occurrences already in the projection: nothing sent for them (their
+    # instance may have finished long ago: a second start must never be sent).
+    known: int = 0
     filter_errors: int = 0
     truncated: tuple[str, ...] = ()
     done: bool = False
     error: str | None = None
     finished_at: dt.datetime | None = None
 
-    def count(self, result: MatchResult) -> None:
+    def count(self, result: MatchResult, *, known: bool = False) -> None:
         self.in_window += 1
         self.matched += 1 if result.matched else 0
         self.occurrences += result.matched
-        self.starts += len(result.starts)
         self.filter_errors += len(result.filter_errors)
+        if known:
+            self.known += result.matched
+        else:
+            self.starts += len(result.starts)
 
     def finish(self, error: str | None = None) -> None:
         self.done = True
@@ -242,6 +257,7 @@ class Progress:
             "matched": self.matched,
             "occurrences": self.occurrences,
             "starts": self.starts,
+            "known": self.known,
             "filterErrors": self.filter_errors,
             "truncated": bool(self.truncated),
         }

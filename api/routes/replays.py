@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from fastapi import APIRouter, Request, Response
 
 from api import store
@@ -49,8 +51,12 @@ def build_router(prefix: str = "/v2") -> APIRouter:
         )
         kafka = services.kafka
 
+        async def known(ids: Collection[str]) -> set[str]:
+            async with services.reader.connect() as conn:
+                return await store.known_occurrences(conn, ids)
+
         async def run(progress: Progress) -> None:
-            await run_replay(kafka, trigger, workflow, progress, fetch=services.fetch)
+            await run_replay(kafka, trigger, workflow, progress, fetch=services.fetch, known=known)
 
         try:
             progress = services.replays.start(trigger_id, window, run)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 import structlog
@@ -27,6 +27,7 @@ from engine.replay import (
     Progress,
     ReadPlan,
     kafka_records,
+    occurrence_of,
     plan,
     single_trigger_index,
 )
@@ -38,6 +39,9 @@ from triggers import Trigger
 from triggers.expr import Fetch
 
 log = structlog.get_logger(__name__)
+
+# Which of these occurrence ids are already recorded (the projection's answer).
+KnownOccurrences = Callable[[Collection[str]], Awaitable[Collection[str]]]
 
 # Same batch size as the live match loop: bounded memory, amortised acks.
 BATCH = 1000
@@ -88,12 +92,18 @@ async def run_replay(
     *,
     fetch: Fetch | None = None,
     on_batch: Callable[[Progress], None] | None = None,
+    known: KnownOccurrences | None = None,
 ) -> Progress:
     """Replay `progress.window` into `trigger`, updating `progress` as it goes;
-    marks it done (with the error, if one stopped it) and re-raises failures."""
+    marks it done (with the error, if one stopped it) and re-raises failures.
+
+    `known`: occurrences it names are skipped (nothing sent). Without it, a
+    re-matched event whose instance finished more than the runtime's 7 days
+    ago would start that instance again.
+    """
     log.info("replay.started", replay=progress.id, trigger=trigger.id)
     try:
-        await _run(kafka, trigger, workflow, progress, fetch, on_batch)
+        await _run(kafka, trigger, workflow, progress, fetch, on_batch, known)
     except asyncio.CancelledError:
         progress.finish("cancelled")
         raise
@@ -119,6 +129,7 @@ async def _run(
     progress: Progress,
     fetch: Fetch | None,
     on_batch: Callable[[Progress], None] | None,
+    known: KnownOccurrences | None,
 ) -> None:
     index = single_trigger_index(trigger, workflow)
     workflows = {workflow.id: workflow}
@@ -179,9 +190,12 @@ async def _run(
                     results = await asyncio.to_thread(match, chosen)
                 else:
                     results = match(chosen)
+                ids = {o for _, r in results if (o := occurrence_of(r)) is not None}
+                recorded = set(await known(ids)) if known is not None and ids else set()
                 pending: list[asyncio.Future[Any]] = []
                 for coordinates, result in results:
-                    progress.count(result)
+                    skip = occurrence_of(result) in recorded
+                    progress.count(result, known=skip)
                     for failure in result.filter_errors:
                         log.info(
                             "replay.filter_failed",
@@ -189,6 +203,8 @@ async def _run(
                             trigger=trigger.id,
                             error=failure.error,
                         )
+                    if skip:
+                        continue
                     for out in kafka_records(
                         result,
                         topics,

@@ -25,8 +25,8 @@ def test_the_progress_line_counts_records_against_the_plan() -> None:
 
 
 def test_the_summary_warns_when_retention_truncated_the_window() -> None:
-    [only] = summary(progress(read=5, in_window=5, matched=2, occurrences=2, starts=2))
-    assert "2 occurrences (2 start commands)" in only
+    [only] = summary(progress(read=5, in_window=5, matched=2, occurrences=2, known=1, starts=1))
+    assert "2 occurrences (1 already recorded, 1 start commands sent)" in only
     truncated = progress()
     truncated.truncated = ("ledger/0",)
     lines = summary(truncated)

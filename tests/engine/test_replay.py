@@ -15,6 +15,7 @@ from engine.replay import (
     ReplayError,
     Window,
     kafka_records,
+    occurrence_of,
     plan,
     single_trigger_index,
 )
@@ -185,3 +186,15 @@ def test_progress_counts_occurrences_and_starts() -> None:
     assert body["done"] is True
     assert body["error"] is None
     assert body["finishedAt"]
+
+
+def test_occurrences_already_recorded_are_counted_apart_and_start_nothing() -> None:
+    result = match(event("e1"))
+    occurrence = occurrence_of(result)
+    assert occurrence is not None
+    assert occurrence == result.starts[0].occurrence_id
+    assert occurrence_of(match(b"not json")) is None
+    progress = Progress(id="r", trigger_id="t1", window=Window.parse("2025-03-04T10:00:00Z"))
+    progress.count(result, known=True)
+    body = progress.to_json()
+    assert (body["occurrences"], body["known"], body["starts"]) == (1, 1, 0)
