@@ -2,9 +2,10 @@
 
 `dev` runs the whole local stack; `api`, `worker` and `migrate` are the
 production processes, configured only by `ORCHESTRATION_*` variables;
-`publish` sends events to Kafka for people trying the service; `replay`
-replays past events into one trigger (an extension, `compose.replay`);
-`sandbox` serves an in-memory stand-in of the Formance stack's ledger paths.
+`publish` sends events to Kafka for people trying the service;
+`sandbox` serves an in-memory stand-in of the Formance stack's ledger paths;
+`dead-letters` lists and replays the events the worker rejected; `replay`
+replays past events into one trigger (an extension, `compose.replay`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
+from compose.deadletters.cli import app as dead_letters_app
 from compose.logs import configure_logging
 from streams import codec
 
@@ -33,6 +35,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(dead_letters_app, name="dead-letters")
 
 
 def _print_version(value: bool) -> None:

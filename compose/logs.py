@@ -119,3 +119,5 @@ def configure_logging(settings: LogSettings | None = None) -> None:
     # httpx logs each request at INFO (the dev stack's health polling).
     logging.getLogger("aiokafka").setLevel(max(level, logging.WARNING))
     logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    # One "setup plugin" line per alembic extension at every start: noise.
+    logging.getLogger("alembic.runtime.plugins").setLevel(max(level, logging.WARNING))

@@ -51,12 +51,24 @@ class MatchResult:
     events: list[PublicEvent] = field(default_factory=list)
 
 
-def dead_letter(raw: bytes | None, reason: str, coordinates: str) -> Output:
+# The rejected record's own headers ride along under this prefix, so that
+# `orchestration dead-letters replay` can restore them: a Watermill message id
+# header is part of an event's identity, and a replay marker names its origin.
+ORIGINAL_HEADER_PREFIX = "original."
+
+
+def dead_letter(
+    raw: bytes | None,
+    reason: str,
+    coordinates: str,
+    headers: Mapping[str, bytes] | None = None,
+) -> Output:
+    kept = tuple((ORIGINAL_HEADER_PREFIX + k, v) for k, v in (headers or {}).items())
     return Output(
         dead_letter=True,
         key=coordinates.encode(),
         value=raw or b"",
-        headers=(("reason", reason.encode()), ("source", coordinates.encode())),
+        headers=(("reason", reason.encode()), ("source", coordinates.encode()), *kept),
     )
 
 
@@ -85,13 +97,13 @@ def match_record(
     if raw is not None and len(raw) > max_bytes:
         reason = f"event of {len(raw)} bytes exceeds the {max_bytes}-byte limit"
         result.dead_letter_reason = reason
-        result.outputs.append(dead_letter(raw, reason, coordinates))
+        result.outputs.append(dead_letter(raw, reason, coordinates, headers))
         return result
     try:
         envelope = decode_envelope(raw)
     except MalformedEvent as exc:
         result.dead_letter_reason = exc.reason
-        result.outputs.append(dead_letter(raw, exc.reason, coordinates))
+        result.outputs.append(dead_letter(raw, exc.reason, coordinates, headers))
         return result
 
     candidates = index.candidates(envelope.type, envelope.version)

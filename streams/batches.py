@@ -63,7 +63,12 @@ class BatchConsumer:
         idle_ms: int = 100,
         on_assigned: PartitionsHook | None = None,
         on_revoked: PartitionsHook | None = None,
+        commit_offsets: bool = True,
+        read_committed: bool = False,
     ) -> None:
+        """`commit_offsets=False`: the handler commits them itself (in a Kafka
+        transaction, `send_offsets_to_transaction`). `read_committed`: skip
+        records of aborted transactions and wait for open ones to end."""
         self._settings = settings
         self._topics = list(topics)
         self._handler = handler
@@ -75,6 +80,12 @@ class BatchConsumer:
         self.loop = Loop(f"{name}-loop", self._run)
         self.assigned = asyncio.Event()
         self._hooks = _Hooks(on_assigned, on_revoked)
+        self._commit_offsets = commit_offsets
+        self._isolation = "read_committed" if read_committed else "read_uncommitted"
+
+    @property
+    def group_id(self) -> str:
+        return self._group_id
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -84,6 +95,7 @@ class BatchConsumer:
             # A new group starts at the beginning: events published before the
             # first worker joined are still processed.
             auto_offset_reset="earliest",
+            isolation_level=self._isolation,
             # A dead worker's partitions move to the others within 10 s.
             session_timeout_ms=10_000,
             heartbeat_interval_ms=3_000,
@@ -125,6 +137,8 @@ class BatchConsumer:
                     await self._rewind(consumer, tp)
                 continue
             backoff = 0.5
+            if not self._commit_offsets:
+                continue
             try:
                 await consumer.commit()
             except (CommitFailedError, KafkaError) as exc:

@@ -16,18 +16,23 @@ One batch loop consumes `orchestration.commands` (group `<group>.instances`):
    and is skipped, so replaying any suffix of the topic changes nothing;
 3. the batch's history records go to the history topic, and the new states
    (a small finished marker for a terminated instance) to the changelog, keyed by
-   instance id; the handler waits for every acknowledgement, so the offsets
-   (committed after it returns) never run ahead of what was produced, and
-   the in-memory states are replaced only then (a failed batch is replayed
-   from the old ones);
+   instance id, with the consumed offsets, in one transaction per partition
+   (below); the in-memory states are replaced only once all committed (a
+   failed batch is replayed from the old ones);
 4. activities then run as asyncio tasks (bounded by a semaphore) on the
    `Stack` port, timers as asyncio sleeps; their results come back as
    commands on the same topic (sent until the broker takes them), with
    deterministic ids, so a duplicate is rejected by the machine.
 
-Not yet: the changelog, history and offsets of one batch are not one Kafka
-transaction, so a fenced-off (paused, then resumed) worker can still write
-after a new owner took over; money stays safe through the idempotency keys.
+Exactly-once within Kafka: each owned commands partition has its own
+transactional producer (`transactional_id` = `<group>.instances.<partition>`,
+the same on every worker), started when the partition is assigned and before
+its changelog is read, which fences the previous owner: a worker paused past
+its session and resumed cannot commit anything any more. A batch's history
+records, public events, changelog states and consumed offsets of one
+partition commit in one transaction; the restore and the projector read
+committed records only. Activity calls stay at-least-once towards the stack,
+made safe by their idempotency keys.
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ from engine.instance import (
 )
 from streams import BatchConsumer, KafkaSettings, Record, Topics, codec
 from streams.lifecycle import Loop
+from streams.producers import create_producer
+from streams.settings import RECORD_BATCH_OVERHEAD
 
 log = structlog.get_logger(__name__)
 
@@ -161,7 +168,13 @@ class InstanceRunner:
         # Per instance: its in-flight activity call and its pending timer.
         self._calls: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, tuple[str, asyncio.Task[None]]] = {}
+        # Results and due timers go back to the commands topic on the shared
+        # producer; everything derived from a batch goes through the owned
+        # partition's transactional producer (fenced when another owner starts
+        # one with the same id).
         self._producer: AIOKafkaProducer | None = None
+        self._txn: dict[int, AIOKafkaProducer] = {}
+        self.max_request_bytes = kafka.max_record_bytes + RECORD_BATCH_OVERHEAD
         self.consumer = BatchConsumer(
             kafka,
             [topics.commands],
@@ -171,6 +184,9 @@ class InstanceRunner:
             max_records=INSTANCE_BATCH,
             on_assigned=self._assigned,
             on_revoked=self._revoked,
+            # Offsets commit inside each partition's transaction.
+            commit_offsets=False,
+            read_committed=True,
         )
 
     @property
@@ -184,6 +200,32 @@ class InstanceRunner:
     async def stop(self) -> None:
         await self.consumer.stop()
         await self._cancel(list(self.states))
+        await self._close_producers(set(self._txn))
+
+    def transactional_id(self, partition: int) -> str:
+        """One per commands partition, the same for every worker of the group: a
+        new owner's producer fences the previous owner's (Kafka Streams' rule)."""
+        return f"{self.consumer.group_id}.{partition}"
+
+    async def _open_producers(self, partitions: set[int]) -> None:
+        await self._close_producers(partitions & set(self._txn))
+        for partition in sorted(partitions):
+            producer = create_producer(
+                self.kafka,
+                transactional_id=self.transactional_id(partition),
+                max_request_size=self.max_request_bytes,
+            )
+            # start() registers the id with the coordinator: a zombie's open
+            # transaction is aborted and its later writes are refused.
+            await producer.start()
+            self._txn[partition] = producer
+
+    async def _close_producers(self, partitions: set[int]) -> None:
+        for partition in sorted(partitions):
+            producer = self._txn.pop(partition, None)
+            if producer is not None:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
 
     # -- ownership ---------------------------------------------------------
 
@@ -192,6 +234,9 @@ class InstanceRunner:
         if not gained:
             return
         async with self._lock:
+            # Fence first, then read: the changelog is read to its end only
+            # once no previous owner can still commit to it.
+            await self._open_producers(gained)
             restored = await self._restore(gained)
             self._owned |= gained
             await self._recover(restored)
@@ -209,7 +254,19 @@ class InstanceRunner:
             for iid in [iid for iid, (p, _) in self._finished.items() if p in lost]:
                 del self._finished[iid]
             self._owned -= lost
+            await self._close_producers(lost)
         log.info("instances.revoked", partitions=sorted(lost), instances=len(dropped))
+
+    async def _resync(self, partitions: set[int]) -> None:
+        stale = [iid for iid, p in self._partition.items() if p in partitions]
+        await self._cancel(stale)
+        for iid in stale:
+            self.states.pop(iid, None)
+            self._partition.pop(iid, None)
+        for iid in [iid for iid, (p, _) in self._finished.items() if p in partitions]:
+            del self._finished[iid]
+        log.warning("instances.resync", partitions=sorted(partitions))
+        await self._recover(await self._restore(partitions))
 
     async def _cancel(self, instance_ids: Sequence[str]) -> None:
         tasks = [self._calls.pop(iid, None) for iid in instance_ids]
@@ -227,6 +284,8 @@ class InstanceRunner:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.kafka.kafka_bootstrap_servers,
             enable_auto_commit=False,
+            # Only what owners committed; a zombie's aborted writes are skipped.
+            isolation_level="read_committed",
         )
         await consumer.start()
         found: dict[str, tuple[int, InstanceState | datetime | None]] = {}
@@ -253,6 +312,7 @@ class InstanceRunner:
             elif isinstance(state, datetime):
                 if state < horizon:
                     expired.append(iid)
+                    self._partition[iid] = partition
                 else:
                     self._finished[iid] = (partition, state)
         await self._write(dict.fromkeys(expired, None), [], forget=True)
@@ -301,9 +361,13 @@ class InstanceRunner:
         history_records: list[tuple[str, bytes]] = []
         published: list[events.PublicEvent] = []
         partitions: dict[str, int] = {}
+        # Next offset to consume per owned partition of the batch: committed in
+        # that partition's transaction, with what the batch produced for it.
+        offsets: dict[int, int] = {}
         for record in records:
             if record.partition not in self._owned:
                 continue  # revoked while this batch was fetched
+            offsets[record.partition] = record.offset + 1
             try:
                 command = commands.decode(record.value)
             except commands.CommandError as exc:
@@ -352,7 +416,14 @@ class InstanceRunner:
                 started,
             )
         self._partition.update(partitions)
-        await self._write(states, history_records, published)
+        try:
+            await self._write(states, history_records, published, offsets=offsets)
+        except Exception:
+            # Some partitions may have committed and others not: the changelog
+            # is the truth, so read those partitions back (and re-arm them)
+            # before the batch is replayed from the committed offsets.
+            await self._resync(set(offsets) | set(partitions.values()))
+            raise
         for iid, state, effect in effects:
             self._apply(iid, state, effect)
 
@@ -387,32 +458,57 @@ class InstanceRunner:
         published: Sequence[events.PublicEvent] = (),
         *,
         forget: bool = False,
+        offsets: dict[int, int] | None = None,
     ) -> None:
-        """History first, then the public events and the states (None: the
-        instance finished, and its marker is written; with `forget`, a
-        tombstone); the in-memory states change only once the broker
-        acknowledged all."""
-        assert self._producer is not None
-        producer, topics = self._producer, self.topics
+        """One Kafka transaction per partition: its history records, public
+        events, states (None: the instance finished, and its marker is
+        written; with `forget`, a tombstone) and consumed offsets commit
+        together or not at all. The in-memory states change only after every
+        transaction committed (a failed batch is replayed from the old ones)."""
+        topics = self.topics
         now = datetime.now(UTC)
+        now_ns = time.time_ns()
         marker = None if forget else codec.dumps({"finished": now.isoformat()})
-        pending = []
-        for iid, value in history_records:
-            pending.append(await producer.send(topics.history, key=iid.encode(), value=value))
-        pending += await send_events(producer, topics.events, published)
+        writes: dict[int, list[tuple[str, str, bytes | None]]] = {}
+
+        def add(topic: str, key: str, value: bytes | None) -> None:
+            writes.setdefault(self._partition[key], []).append((topic, key, value))
+
+        for iid, record in history_records:
+            add(topics.history, iid, record)
+        for event in published:
+            add(topics.events, event.key, event.encode(now_ns))
         for iid, maybe in states.items():
-            wire = marker if maybe is None else codec.dumps(maybe.to_wire())
-            pending.append(await producer.send(topics.instances, key=iid.encode(), value=wire))
-        if pending:
-            await asyncio.gather(*pending)
+            add(topics.instances, iid, marker if maybe is None else codec.dumps(maybe.to_wire()))
+        offsets = offsets or {}
+
+        async def commit(partition: int) -> None:
+            producer = self._txn[partition]
+            async with producer.transaction():
+                for topic, key, value in writes.get(partition, []):
+                    await producer.send(topic, key=key.encode(), value=value)
+                if partition in offsets:
+                    tp = TopicPartition(topics.commands, partition)
+                    await producer.send_offsets_to_transaction(
+                        {tp: offsets[partition]}, self.consumer.group_id
+                    )
+
+        # Independent producers: the partitions' transactions run side by side
+        # (a commit is several broker round trips; in sequence they added up).
+        results = await asyncio.gather(
+            *(commit(p) for p in sorted(set(writes) | set(offsets))), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise failures[0]
         count_published(published)
         for iid, maybe in states.items():
             if maybe is None:
                 # Terminated: nothing it waited for matters any more (8.5).
                 self.states.pop(iid, None)
-                partition = self._partition.pop(iid, None)
-                if not forget and partition is not None:
-                    self._finished[iid] = (partition, now)
+                owner = self._partition.pop(iid, None)
+                if not forget and owner is not None:
+                    self._finished[iid] = (owner, now)
                 call = self._calls.pop(iid, None)
                 timer = self._timers.pop(iid, None)
                 for task in (call, timer[1] if timer else None):

@@ -109,6 +109,9 @@ class Worker:
             group_id=f"{kafka.consumer_group}.projector",
             name="project",
             max_records=PROJECT_BATCH,
+            # The instance runner writes history in Kafka transactions: a
+            # record of an aborted one (a fenced-off worker's) is never projected.
+            read_committed=True,
         )
 
     def _match_all(self, records: Sequence[Record]) -> list[tuple[str, MatchResult]]:

@@ -50,3 +50,19 @@ def test_errors_are_plain_bounded_and_rate_limited(fmt: str) -> None:
     else:
         assert out.count("request.failed") == 5
         assert len(out) < 6 * 17_000
+
+
+def test_migrations_do_not_print_a_line_per_alembic_plugin() -> None:
+    script = (
+        "import logging\n"
+        "from compose.logs import configure_logging\n"
+        "configure_logging()\n"
+        "from alembic.runtime import plugins\n"
+        "logging.getLogger('alembic.runtime.plugins').info('setup plugin x')\n"
+        "logging.getLogger('alembic.runtime.migration').info('Running upgrade')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "setup plugin" not in done.stderr
+    assert "Running upgrade" in done.stderr  # migrations still say what they do

@@ -64,6 +64,17 @@ def test_malformed_records_are_dead_lettered_with_their_coordinates(
     assert dict(out.headers)["source"] == b"ledger/0/7"
 
 
+def test_a_dead_letter_keeps_the_rejected_records_headers_for_a_replay() -> None:
+    headers = {"_watermill_message_uuid": b"m-1", "dead_letter_replay": b"dlt/0/3"}
+    [out] = run(b"not json", make_index(make_trigger()), headers=headers).outputs
+    assert dict(out.headers) == {
+        "reason": dict(out.headers)["reason"],
+        "source": b"ledger/0/7",
+        "original._watermill_message_uuid": b"m-1",
+        "original.dead_letter_replay": b"dlt/0/3",
+    }
+
+
 def test_oversized_records_are_dead_lettered_before_decoding() -> None:
     result = run(envelope(), make_index(make_trigger()), max_bytes=10)
     assert result.dead_letter_reason is not None

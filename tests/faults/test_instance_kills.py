@@ -7,6 +7,7 @@ Kafka broker and PostgreSQL; workers are stopped with SIGKILL only.
 from __future__ import annotations
 
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -178,3 +179,54 @@ def _json_line(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return line if isinstance(line, dict) else {}
+
+
+def test_a_paused_worker_resumed_after_a_takeover_changes_nothing(
+    run_stack: Callable[..., Stack], start_sandbox: Callable[..., str], tmp_path: Path
+) -> None:
+    # Writes are applied at once and answered 8 s later: the first worker is
+    # frozen (SIGSTOP) with its CreateTransaction applied and unanswered.
+    sandbox = start_sandbox(env={"ORCHESTRATION_SANDBOX_REPLY_LATENCY": "8"})
+    assert httpx.post(f"{sandbox}/api/ledger/v2/main", timeout=30).status_code == 204
+    stack = run_stack(stack_url=sandbox)
+    send = {
+        "send": {
+            "source": {"account": {"id": "world", "ledger": "main"}},
+            "destination": {"account": {"id": "users:1", "ledger": "main"}},
+            "amount": {"amount": 2**64 + 1, "asset": "EUR/2"},
+        }
+    }
+    zombie = stack.processes["worker"]
+    with stack.client() as client:
+        instance_id = _start(client, [send])
+        poll(lambda: _transactions(sandbox), bool, timeout=60)
+        zombie.send_signal(signal.SIGSTOP)
+        try:
+            with (tmp_path / "worker-b.log").open("wb") as log:
+                stack.processes["worker-b"] = subprocess.Popen(
+                    [sys.executable, "-m", "compose", "worker"],
+                    env={**stack.env, "ORCHESTRATION_WORKER_METRICS_PORT": str(free_port())},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            # The frozen member's session (10 s) expires; the new one takes the
+            # partitions, fences the old transactional producers, re-sends.
+            done = poll(
+                lambda: client.get(f"/v2/instances/{instance_id}").json()["data"],
+                lambda i: i["terminated"],
+                timeout=120,
+            )
+            assert done["terminated"], (tmp_path / "worker-b.log").read_text()[-3000:]
+            stages = client.get(f"/v2/instances/{instance_id}/stages/0/history").json()["data"]
+        finally:
+            zombie.send_signal(signal.SIGCONT)
+        # The zombie wakes up, gets its (late) answer and reports it, may try
+        # to commit what it held: nothing of it is applied.
+        time.sleep(15)
+        after = client.get(f"/v2/instances/{instance_id}").json()["data"]
+        stages_after = client.get(f"/v2/instances/{instance_id}/stages/0/history").json()["data"]
+    assert "error" not in done
+    assert after == done
+    assert stages_after == stages
+    assert stages[0]["attempt"] == 2
+    assert len(_transactions(sandbox)) == 1
