@@ -27,7 +27,7 @@ from api.deps import Services
 from api.errors import InternalErrors, install_error_handlers
 from api.middleware import GATEWAY_PREFIX, BodySizeLimit, BodyTooLarge, NormalisePath
 from api.outbox import OutboxRelay
-from api.routes import info, instances, resume, runs, triggers, workflows
+from api.routes import info, instances, replays, resume, runs, triggers, workflows
 from api.routes.common import Version
 from api.settings import ApiSettings
 from api.telemetry import Metrics, RequestTelemetry
@@ -75,6 +75,7 @@ def create_app(
             auth=authenticator,
             # link() in the test endpoint reads with the worker's settings.
             fetch=link_fetcher(stack),
+            kafka=kafka,
         )
         app.state.services = services
         # What exists now lives as long as the process: keep it out of the
@@ -87,6 +88,7 @@ def create_app(
         finally:
             # Long polls answer now, so the server's drain is not held by them.
             services.stopping.set()
+            await services.replays.aclose()
             if outbox is not None:
                 watchdog.cancel()
                 await outbox.stop()
@@ -124,6 +126,8 @@ def create_app(
             triggers.build_router(version, prefix),
         ):
             app.include_router(router, dependencies=secured)
+    # An extension (not upstream): replay past events into one trigger.
+    app.include_router(replays.build_router("/v2"), dependencies=secured)
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(InternalErrors, passthrough=(BodyTooLarge,))
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import Authenticator
 from api.outbox import OutboxRelay
+from api.replays import Replays
 from api.settings import ApiSettings
-from streams import Topics
+from streams import KafkaSettings, Topics
 from triggers import expr
 
 
@@ -30,6 +31,9 @@ class Services:
     # Set when the server begins shutting down: long polls (`wait=true`)
     # answer with what they have instead of holding the drain.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    # Trigger replays (an extension) read the inbound topics with these settings.
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    replays: Replays = field(default_factory=Replays)
 
     def __post_init__(self) -> None:
         self.reader = self.db.execution_options(isolation_level="AUTOCOMMIT")

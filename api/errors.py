@@ -27,7 +27,8 @@ class ErrorCode(StrEnum):
     VALIDATION = "VALIDATION"
     NOT_FOUND = "NOT_FOUND"
     INTERNAL = "INTERNAL"
-    # Only the resume endpoint answers it (BEHAVIOUR 14.4; outside the OpenAPI enum).
+    # Outside the OpenAPI enum: the resume endpoint (BEHAVIOUR 14.4) and the
+    # replay extension (one replay at a time per trigger) answer it.
     CONFLICT = "CONFLICT"
 
 

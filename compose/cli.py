@@ -4,7 +4,8 @@
 production processes, configured only by `ORCHESTRATION_*` variables;
 `publish` sends events to Kafka for people trying the service;
 `sandbox` serves an in-memory stand-in of the Formance stack's ledger paths;
-`dead-letters` lists and replays the events the worker rejected.
+`dead-letters` lists and replays the events the worker rejected; `replay`
+replays past events into one trigger (an extension, `compose.replay`).
 """
 
 from __future__ import annotations
@@ -298,6 +299,43 @@ def publish(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"published {count} event(s) to {topic}")
+
+
+@app.command()
+def replay(
+    trigger: Annotated[str, typer.Option(help="Trigger id")],
+    from_: Annotated[str, typer.Option("--from", help="RFC 3339: replay events from this time on")],
+    to: Annotated[
+        str | None, typer.Option(help="RFC 3339, inclusive; default: up to the end now")
+    ] = None,
+) -> None:
+    """Replay past inbound events into one trigger, straight from Kafka (an extension).
+
+    Kafka as for `publish`; with ORCHESTRATION_DATABASE_URL, occurrences already
+    recorded are skipped. Prints progress to stderr and a summary at the end.
+    """
+    from compose.replay import ReplayFailed, summary
+    from compose.replay import replay as run
+    from engine import DatabaseSettings, ReplayError, ReplayWindow
+    from streams import KafkaSettings
+
+    try:
+        window = ReplayWindow.parse(from_, to)
+    except ReplayError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _load_dev_env()
+    configure_logging()  # to stderr: stdout carries the summary
+    from aiokafka.errors import KafkaError
+
+    try:
+        database = DatabaseSettings() if "ORCHESTRATION_DATABASE_URL" in os.environ else None
+        progress = asyncio.run(run(KafkaSettings(), trigger, window, database=database))
+    except (ReplayFailed, KafkaError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for line in summary(progress):
+        typer.echo(line)
 
 
 def _load_dev_env() -> None:

@@ -9,7 +9,8 @@ the history contract and its Postgres projection (``engine.history``,
 (``engine.activities``), the trigger matching step (``engine.matching``), the pure instance state
 machine (``engine.instance``: ``step(state, input) -> Outcome``), the public
 lifecycle events derived from its history (``engine.events``, BEHAVIOUR 10)
-and the worker process (``engine.worker``).
+the worker process (``engine.worker``) and trigger replays (an extension:
+``engine.replay``, run by ``engine.worker.replayer``).
 
 The API uses only this facade::
 
@@ -25,11 +26,18 @@ from engine.definitions import (
     trigger_tombstone,
     workflow_record,
 )
+from engine.replay import Progress as ReplayProgress
+from engine.replay import ReplayError
+from engine.replay import Window as ReplayWindow
 from engine.settings import DatabaseSettings
 from engine.stack import StackSettings, link_fetcher
+from engine.worker.replayer import run_replay
 
 __all__ = [
     "DatabaseSettings",
+    "ReplayError",
+    "ReplayProgress",
+    "ReplayWindow",
     "StackSettings",
     "WorkflowConfigError",
     "WorkflowDefinition",
@@ -38,6 +46,7 @@ __all__ = [
     "link_fetcher",
     "migrate",
     "parse_workflow",
+    "run_replay",
     "schema",
     "trigger_record",
     "trigger_tombstone",

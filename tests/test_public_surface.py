@@ -52,6 +52,9 @@ SURFACES = {
     },
     "engine": {
         "DatabaseSettings",
+        "ReplayError",
+        "ReplayProgress",
+        "ReplayWindow",
         "StackSettings",
         "WorkflowConfigError",
         "WorkflowDefinition",
@@ -60,6 +63,7 @@ SURFACES = {
         "link_fetcher",
         "migrate",
         "parse_workflow",
+        "run_replay",
         "schema",
         "trigger_record",
         "trigger_tombstone",

@@ -22,6 +22,7 @@ from api.store.triggers import (
     delete_trigger,
     get_trigger,
     insert_trigger,
+    known_occurrences,
     list_occurrences,
     list_triggers,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "insert_instance",
     "insert_trigger",
     "insert_workflow",
+    "known_occurrences",
     "list_instance_history",
     "list_instances",
     "list_occurrences",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Integer, Select, String, bindparam, func, insert, select, update
@@ -74,6 +74,12 @@ async def delete_trigger(conn: AsyncConnection, trigger_id: str, *, topic: str) 
         return False
     await outbox(conn, topic, *trigger_tombstone(trigger_id))
     return True
+
+
+async def known_occurrences(conn: AsyncConnection, ids: Collection[str]) -> set[str]:
+    """Which of `ids` are recorded occurrences (a replay sends nothing for those)."""
+    rows = await conn.execute(select(OCC.c.id).where(OCC.c.id.in_(list(ids))))
+    return {row[0] for row in rows}
 
 
 async def list_occurrences(
