@@ -613,18 +613,6 @@ class InstanceRunner:
                 delay = min(delay * 2, 10.0)
 
 
-async def send_events(
-    producer: AIOKafkaProducer, topic: str, published: Sequence[events.PublicEvent]
-) -> list[asyncio.Future[Any]]:
-    """Hand `published` to the producer, dated now; the caller awaits the results
-    with the rest of its batch (at-least-once, like the history)."""
-    now_ns = time.time_ns()
-    return [
-        await producer.send(topic, key=event.key.encode(), value=event.encode(now_ns))
-        for event in published
-    ]
-
-
 def count_published(published: Sequence[events.PublicEvent]) -> None:
     for event in published:
         EVENTS_PUBLISHED.labels(event.type).inc()

@@ -16,6 +16,7 @@ the broker (match) or committed in the database (project).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,13 +26,14 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from engine import commands, history
+from engine import history
 from engine.activities import ActivitySettings, HttpStack, Stack
 from engine.matching import MatchResult, decode_headers, match_record
 from engine.projection import ProjectionWriter
+from engine.replay import kafka_records
 from engine.stack import StackSettings, link_fetcher
 from engine.worker.definitions_reader import DefinitionsReader
-from engine.worker.instances import InstanceRunner, NoStack, count_published, send_events
+from engine.worker.instances import InstanceRunner, NoStack, count_published
 from streams import BatchConsumer, KafkaSettings, Record, Topics, ensure_topics
 from streams.lifecycle import Loop, LoopDied, first_death
 from streams.producers import create_producer
@@ -143,6 +145,7 @@ class Worker:
             results = self._match_all(records)
         pending = []
         published = []
+        now_ns = time.time_ns()
         for coordinates, result in results:
             if result.dead_letter_reason is not None:
                 EVENTS.labels("dead_letter").inc()
@@ -158,20 +161,20 @@ class Worker:
                     trigger=failure.trigger.trigger.id,
                     error=failure.error,
                 )
-            for out in result.outputs:
-                target = topics.dead_letter if out.dead_letter else topics.history
+            for record in kafka_records(
+                result, topics, now_ns=now_ns, publish_events=self.kafka.publish_events
+            ):
                 pending.append(
                     await producer.send(
-                        target, key=out.key, value=out.value, headers=list(out.headers)
+                        record.topic,
+                        key=record.key,
+                        value=record.value,
+                        headers=list(record.headers),
                     )
                 )
-            for start in result.starts:
-                key, value = commands.encode(start)
-                pending.append(await producer.send(topics.commands, key=key, value=value))
             if self.kafka.publish_events:
                 published += result.events
             OCCURRENCES.inc(result.matched)
-        pending += await send_events(producer, topics.events, published)
         # Every record must be acknowledged before the batch's offsets are
         # committed: offsets never run ahead of what was produced.
         if pending:
