@@ -137,6 +137,26 @@ class Bench:
             worker = [py, "-m", "cProfile", "-o", str(self.profile_path), "-m", "compose", "worker"]
         self.procs["worker"] = spawn(worker, self.env, self.workdir / "worker.log")
 
+    def restart_worker_and_time_restore(self, live: int, limit: float = 1800) -> float:
+        """SIGKILL the worker, start another, and return the seconds until its
+        `instances.restored` lines account for `live` instances."""
+        old = self.procs["worker"]
+        old.kill()
+        old.wait()
+        log = self.workdir / "worker-2.log"
+        env = {**self.env, "ORCHESTRATION_LOG_LEVEL": "info", "ORCHESTRATION_LOG_FORMAT": "json"}
+        started = time.perf_counter()
+        self.procs["worker"] = spawn([sys.executable, "-m", "compose", "worker"], env, log)
+        while time.perf_counter() - started < limit:
+            restored = 0
+            for line in log.read_text().splitlines():
+                if '"instances.restored"' in line:
+                    restored += int(codec.loads(line).get("instances", 0))
+            if restored >= live:
+                return time.perf_counter() - started
+            time.sleep(0.2)
+        raise SystemExit(f"restore of {live} instances not done in {limit} s: see {log}")
+
     def stop(self) -> float:
         rss = peak_rss_mib(self.procs["worker"].pid)
         for name in ("worker", "api", "sandbox"):
@@ -261,7 +281,22 @@ async def run(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
     with psycopg.connect(bench.database, autocommit=True) as conn:
         latencies = [r[0] * 1000 for r in conn.execute(LATENCIES, (paced_wf,)).fetchall()]
 
+    recovery = None
+    if args.recovery:
+        # Top the live `delay` instances up to --recovery, then SIGKILL the
+        # worker and time its successor's restore of all of them.
+        live = base[delay_wf] + args.starts
+        extra = max(0, args.recovery - live)
+        for first in range(0, extra, 20_000):
+            chunk = range(args.starts + first, args.starts + min(first + 20_000, extra))
+            await bench.produce([event("delay", i, bench.tag) for i in chunk])
+        live += extra
+        await bench.until(STARTED, delay_wf, live, limit=1800)
+        recovery = (live, bench.restart_worker_and_time_restore(live))
+        print(f"recovery: {recovery[0]} live instances in {recovery[1]:.1f} s", file=sys.stderr)
+
     return {
+        "recovery": recovery,
         "starts_s": starts_s,
         "sends_s": sends_s,
         "p50": pct(latencies, 50),
@@ -301,6 +336,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--recovery", type=int, default=0, help="live instances to restore after a SIGKILL"
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp,
@@ -335,6 +373,12 @@ def main() -> None:
         "<= 1,000 ms | |"
     )
     print(f"| worker peak RSS | {rss:.0f} MiB | - | VmHWM |")
+    if result["recovery"]:
+        live, seconds = result["recovery"]
+        print(
+            f"| recovery after SIGKILL, {live:,} live instances | {seconds:.1f} s | - | "
+            "new worker start -> every instance restored and re-armed |"
+        )
     print(
         f"| sandbox transactions | {transactions} | "
         f"{result['expected_transactions']} | one per send instance, none twice; "
