@@ -228,6 +228,24 @@ class Worker:
         """Every supervised loop of the worker (what `/healthz` reports)."""
         return [self.matcher.loop, self.projector.loop, self.instances.loop, self.reader.loop]
 
+    @property
+    def consumers(self) -> list[BatchConsumer]:
+        """The batch loops whose progress `/healthz` watches."""
+        return [self.matcher, self.projector, self.instances.consumer]
+
+    async def stalls(self, limit: float) -> dict[str, str]:
+        """Each batch loop with records waiting and no progress for `limit` seconds,
+        and why (also refreshes the lag gauges)."""
+        found = {}
+        for consumer in self.consumers:
+            stalled = await consumer.stalled(limit)
+            if stalled is not None:
+                waiting, idle = stalled
+                found[consumer.loop.name] = (
+                    f"no progress for {idle:.0f} s with {waiting} records waiting"
+                )
+        return found
+
     async def wait_for_death(self) -> LoopDied:
         """Return when any loop (match, project, instances, definitions tail) died; the
         process must then exit non-zero and be restarted."""
