@@ -96,12 +96,14 @@ async def test_a_blocked_handler_with_records_waiting_fails_healthz_until_it_pro
 
             release.set()
 
-            async def healthy() -> bool:
-                return (await client.get("/healthz")).status_code == 200
+            async def caught_up() -> bool:
+                healthy = (await client.get("/healthz")).status_code == 200
+                await client.get("/metrics")
+                lag = REGISTRY.get_sample_value("orchestration_consumer_lag_records", labels)
+                return healthy and lag == 0
 
-            await eventually(healthy, what="/healthz back to 200 once the batch completed")
+            # The records may come in more than one batch: wait for all of them.
+            await eventually(caught_up, what="/healthz 200 and no lag once the batches completed")
             assert handled == [0, 1, 2]
-            await client.get("/metrics")
-            assert REGISTRY.get_sample_value("orchestration_consumer_lag_records", labels) == 0
     finally:
         await consumer.stop()
