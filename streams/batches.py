@@ -13,9 +13,10 @@ aiokafka. The contract is at-least-once with commits after the work:
 A handler that raises is retried from the last committed offsets after a
 back-off, so a bug or an outage never skips records.
 
-Progress is watched: `lag()` is what waits per partition (the broker's high
-watermark minus the first offset not yet handled, the in-flight batch
-included), `stalled(limit)` says whether records have been waiting with no
+Progress is watched: `lag()` is what waits per partition (the high
+watermark of the consumer's last fetch minus the first offset not yet
+handled, the in-flight batch included: a blocked batch always counts, newer
+records once a fetch saw them), `stalled(limit)` says whether records have been waiting with no
 batch completed for `limit` seconds (a wedged handler, a database down):
 the worker's `/healthz` fails on it (`stalled_for` is the rule).
 """
