@@ -177,6 +177,9 @@ async def _run_worker() -> None:
         model_config = SettingsConfigDict(env_prefix="ORCHESTRATION_", extra="ignore")
         # The worker's /metrics, /healthz and /readyz (127.0.0.1); 0 disables them.
         worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+        # /healthz fails when a batch loop has had records waiting and
+        # completed no batch for this long (a wedged handler, a database down).
+        worker_stall_seconds: float = Field(default=120.0, gt=0)
 
     db = create_db_engine(DatabaseSettings())
     runtime = Worker(KafkaSettings(), db)
@@ -194,8 +197,15 @@ async def _run_worker() -> None:
         typer.echo(f"error: cannot start the worker: {exc}", err=True)
         await db.dispose()
         raise SystemExit(1) from None
-    port = WorkerSettings().worker_metrics_port
-    probes = ProbeServer(port, lambda: runtime.loops, runtime.reader.ready) if port else None
+    worker_settings = WorkerSettings()
+    port, stall = worker_settings.worker_metrics_port, worker_settings.worker_stall_seconds
+    probes = (
+        ProbeServer(
+            port, lambda: runtime.loops, runtime.reader.ready, lambda: runtime.stalls(stall)
+        )
+        if port
+        else None
+    )
     if probes is not None:
         await probes.start()
     stopping = asyncio.create_task(stop.wait())

@@ -12,17 +12,26 @@ aiokafka. The contract is at-least-once with commits after the work:
 
 A handler that raises is retried from the last committed offsets after a
 back-off, so a bug or an outage never skips records.
+
+Progress is watched: `lag()` is what waits per partition (the high
+watermark of the consumer's last fetch minus the first offset not yet
+handled, the in-flight batch included: a blocked batch always counts, newer
+records once a fetch saw them), `stalled(limit)` says whether records have been waiting with no
+batch completed for `limit` seconds (a wedged handler, a database down):
+the worker's `/healthz` fails on it (`stalled_for` is the rule).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeAlias
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from prometheus_client import Gauge
 
 from streams.lifecycle import Loop
 from streams.settings import KafkaSettings
@@ -34,6 +43,20 @@ Handler = Callable[[Sequence[Record]], Awaitable[None]]
 # Called with the partitions gained or lost in a rebalance; aiokafka awaits it
 # before fetching resumes (gained) or before the partitions go (lost).
 PartitionsHook = Callable[[set[TopicPartition]], Awaitable[None]]
+
+# Labels stay bounded: the process's loops times the partitions they own.
+LAG = Gauge(
+    "orchestration_consumer_lag_records",
+    "Records waiting per partition of a batch loop (high watermark minus the first unhandled)",
+    ["loop", "topic", "partition"],
+)
+
+
+def stalled_for(waiting: int, progress_at: float, now: float, limit: float) -> float | None:
+    """Seconds without progress if `waiting` records have seen no batch complete
+    (nor the loop caught up) for at least `limit` seconds; None otherwise."""
+    idle = now - progress_at
+    return idle if waiting > 0 and idle >= limit else None
 
 
 class _Hooks(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -65,6 +88,7 @@ class BatchConsumer:
         on_revoked: PartitionsHook | None = None,
         commit_offsets: bool = True,
         read_committed: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`commit_offsets=False`: the handler commits them itself (in a Kafka
         transaction, `send_offsets_to_transaction`). `read_committed`: skip
@@ -82,6 +106,12 @@ class BatchConsumer:
         self._hooks = _Hooks(on_assigned, on_revoked)
         self._commit_offsets = commit_offsets
         self._isolation = "read_committed" if read_committed else "read_uncommitted"
+        self._clock = clock
+        # When a batch last completed or the loop was last seen caught up.
+        self._progress_at = clock()
+        # First offset per partition of the batch being handled.
+        self._inflight: dict[TopicPartition, int] = {}
+        self._labelled: set[TopicPartition] = set()
 
     @property
     def group_id(self) -> str:
@@ -108,6 +138,7 @@ class BatchConsumer:
         consumer.subscribe(self._topics, listener=self._hooks)
         await consumer.start()
         self._consumer = consumer
+        self._progress_at = self._clock()
         self.loop.start()
 
     async def _run(self) -> None:
@@ -119,7 +150,10 @@ class BatchConsumer:
             if consumer.assignment():
                 self.assigned.set()
             if not batch:
+                if not any((await self.lag()).values()):
+                    self._progress_at = self._clock()
                 continue
+            self._inflight = {tp: rs[0].offset for tp, rs in batch.items() if rs}
             # Partition order is kept; across partitions order never mattered.
             records = [r for tp in sorted(batch, key=lambda t: t.partition) for r in batch[tp]]
             try:
@@ -135,16 +169,50 @@ class BatchConsumer:
                 # Nothing of this batch was committed: read it again.
                 for tp in batch:
                     await self._rewind(consumer, tp)
+                self._inflight = {}
                 continue
             backoff = 0.5
-            if not self._commit_offsets:
-                continue
-            try:
-                await consumer.commit()
-            except (CommitFailedError, KafkaError) as exc:
-                # A rebalance took the partitions away mid-batch: the new owner
-                # re-reads from the last commit; idempotent sinks absorb it.
-                log.warning("batch.commit_failed", consumer=self.name, error=str(exc))
+            if self._commit_offsets:  # else the handler committed them (transactions)
+                try:
+                    await consumer.commit()
+                except (CommitFailedError, KafkaError) as exc:
+                    # A rebalance took the partitions away mid-batch: the new
+                    # owner re-reads from the last commit; idempotent sinks absorb it.
+                    log.warning("batch.commit_failed", consumer=self.name, error=str(exc))
+            self._inflight = {}
+            self._progress_at = self._clock()
+
+    async def lag(self) -> dict[TopicPartition, int]:
+        """Records waiting per owned partition whose high watermark is known."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        lags = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue  # nothing fetched from it yet
+            start = self._inflight.get(tp)
+            if start is None:
+                try:
+                    start = await consumer.position(tp)
+                except IllegalStateError:
+                    continue  # revoked while we looked
+            lags[tp] = max(highwater - start, 0)
+        return lags
+
+    async def stalled(self, limit: float) -> tuple[int, float] | None:
+        """(records waiting, seconds without progress) when stalled for `limit`
+        seconds (`stalled_for`); also refreshes the lag gauge."""
+        lags = await self.lag()
+        for tp, lag in lags.items():
+            LAG.labels(self.loop.name, tp.topic, str(tp.partition)).set(lag)
+        for gone in self._labelled - lags.keys():
+            LAG.remove(self.loop.name, gone.topic, str(gone.partition))
+        self._labelled = set(lags)
+        waiting = sum(lags.values())
+        idle = stalled_for(waiting, self._progress_at, self._clock(), limit)
+        return None if idle is None else (waiting, idle)
 
     @staticmethod
     async def _rewind(consumer: AIOKafkaConsumer, tp: object) -> None:

@@ -4,17 +4,32 @@ Idempotent (the broker drops a retried batch it already has: no duplicate
 after a lost acknowledgement) and `acks="all"`. A producer whose sends fail
 with a fatal error (for example `OutOfOrderSequenceNumber` after a record
 too large for the broker) stays broken; callers replace it rather than
-retrying on it forever.
+retrying on it forever: `ProducerHolder` does it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from aiokafka.partitioner import murmur2
+from prometheus_client import Counter
 
 from streams.settings import KafkaSettings
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+REPLACED = Counter(
+    "orchestration_producer_replaced_total",
+    "Shared producers closed and replaced after repeated fatal send errors",
+)
 
 # Kafka's default broker `message.max.bytes` is ~1 MiB; a request holds a
 # batch of records, so it may be a little larger than one record.
@@ -66,3 +81,105 @@ def create_producer(
         transactional_id=transactional_id,
         partitioner=CachedPartitioner(),
     )
+
+
+# Broker outage symptoms: a new producer would fail the same way, so they do
+# not count towards a replacement.
+_OUTAGE = (KafkaTimeoutError, KafkaConnectionError)
+
+
+def is_fatal(error: BaseException) -> bool:
+    """A producer error that retrying on the same producer cannot cure: a
+    non-retriable `KafkaError` (`OutOfOrderSequenceNumber`, `ProducerFenced`,
+    an `IllegalStateError` after one), other than an outage."""
+    return isinstance(error, KafkaError) and not error.retriable and not isinstance(error, _OUTAGE)
+
+
+class ProducerHolder:
+    """Owns the process's shared producer and replaces it when it is broken.
+
+    It sends as an `AIOKafkaProducer` does (`send`, `send_and_wait`), always
+    on the current producer, so it can be handed wherever one was. A batch
+    loop wraps its handler with `guard`: after `fatal_after` consecutive
+    batches that failed with a fatal error (`is_fatal`), the old producer is
+    closed and a new one started; the failed batches were not committed, so
+    the loop re-reads them and sends them on the new producer.
+    """
+
+    def __init__(self, factory: Callable[[], AIOKafkaProducer], *, fatal_after: int = 3) -> None:
+        self._factory = factory
+        self._fatal_after = fatal_after
+        self._fatal = 0
+        self._producer: AIOKafkaProducer | None = None
+        self._replacing = asyncio.Lock()
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        assert self._producer is not None, "ProducerHolder: start() first"
+        return self._producer
+
+    async def start(self) -> None:
+        producer = self._factory()
+        await producer.start()
+        self._producer = producer
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        *,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = await self.producer.send(
+            topic, value=value, key=key, headers=headers
+        )
+        return future
+
+    async def send_and_wait(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        *,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Any:
+        return await (await self.send(topic, value=value, key=key, headers=headers))
+
+    def guard(self, handler: Callable[[T], Awaitable[None]]) -> Callable[[T], Awaitable[None]]:
+        """`handler`, with its outcomes counted towards a replacement."""
+
+        async def guarded(batch: T) -> None:
+            try:
+                await handler(batch)
+            except Exception as exc:
+                await self.batch_failed(exc)
+                raise
+            self._fatal = 0
+
+        return guarded
+
+    async def batch_failed(self, error: BaseException) -> None:
+        if not is_fatal(error):
+            return
+        self._fatal += 1
+        if self._fatal >= self._fatal_after:
+            await self.replace(reason=repr(error)[:300])
+
+    async def replace(self, *, reason: str = "asked") -> None:
+        """Close the current producer (its unsent records fail) and start a new one."""
+        async with self._replacing:
+            old = self._producer
+            new = self._factory()
+            await new.start()
+            self._producer = new
+            self._fatal = 0
+        REPLACED.inc()
+        log.warning("producer.replaced", reason=reason, after_failed_batches=self._fatal_after)
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.stop()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()

@@ -73,7 +73,7 @@ from engine.instance import (
 )
 from streams import BatchConsumer, KafkaSettings, Record, Topics, codec
 from streams.lifecycle import Loop
-from streams.producers import create_producer
+from streams.producers import ProducerHolder, create_producer
 from streams.settings import RECORD_BATCH_OVERHEAD
 
 log = structlog.get_logger(__name__)
@@ -172,7 +172,7 @@ class InstanceRunner:
         # producer; everything derived from a batch goes through the owned
         # partition's transactional producer (fenced when another owner starts
         # one with the same id).
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: ProducerHolder | None = None
         self._txn: dict[int, AIOKafkaProducer] = {}
         self.max_request_bytes = kafka.max_record_bytes + RECORD_BATCH_OVERHEAD
         self.consumer = BatchConsumer(
@@ -193,7 +193,7 @@ class InstanceRunner:
     def loop(self) -> Loop:
         return self.consumer.loop
 
-    async def start(self, producer: AIOKafkaProducer) -> None:
+    async def start(self, producer: ProducerHolder) -> None:
         self._producer = producer
         await self.consumer.start()
 

@@ -1,12 +1,18 @@
 """The worker's HTTP side: `/healthz`, `/readyz` and `/metrics` on one port.
 
-- `/healthz`: 200 while every supervised loop runs; 503 naming the dead one
-  (the process is exiting by then, but an orchestrator polling in between
-  must not see OK).
+- `/healthz` (liveness): 200 while every supervised loop runs and none is
+  stalled; 503 naming the dead one (the process is exiting by then, but an
+  orchestrator polling in between must not see OK), or the stalled one:
+  records waiting and no batch completed for ORCHESTRATION_WORKER_STALL_SECONDS
+  (`streams.batches.stalled_for`). A restart is what cures a wedged loop;
+  for a dependency that is down it costs nothing (offsets are committed
+  after the work) and the orchestrator's back-off bounds it.
 - `/readyz`: 200 once the trigger index has loaded the definitions topic up
-  to its end offsets at start (`DefinitionsReader.ready`) and the loops run;
-  503 before, so a rollout waits for a worker that can match.
-- `/metrics`: the Prometheus registry of the process.
+  to its end offsets at start (`DefinitionsReader.ready`) and `/healthz`
+  would say 200; 503 before, so a rollout waits for a worker that can match.
+  Lag alone (a worker progressing through a backlog) fails neither.
+- `/metrics`: the Prometheus registry of the process (the lag gauges are
+  refreshed first).
 
 Served by uvicorn on the worker's event loop; the process's own SIGTERM
 handling stays in charge (uvicorn's signal capture is switched off).
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -41,22 +47,39 @@ def _dead(loops: Sequence[Loop]) -> dict[str, str]:
     }
 
 
-def probe_app(loops: Callable[[], Sequence[Loop]], ready: asyncio.Event) -> Starlette:
-    async def healthz(request: Request) -> Response:
-        dead = _dead(loops())
-        return (
-            _json({"status": "down", "loops": dead}, 503) if dead else _json({"status": "ok"}, 200)
-        )
+# Loop name -> why it is stalled; the callable also refreshes the lag gauges.
+Stalls = Callable[[], Awaitable[Mapping[str, str]]]
 
-    async def readyz(request: Request) -> Response:
+
+async def _no_stalls() -> Mapping[str, str]:
+    return {}
+
+
+def probe_app(
+    loops: Callable[[], Sequence[Loop]], ready: asyncio.Event, stalls: Stalls = _no_stalls
+) -> Starlette:
+    async def unhealthy() -> Response | None:
         dead = _dead(loops())
         if dead:
             return _json({"status": "down", "loops": dead}, 503)
+        stalled = await stalls()
+        if stalled:
+            return _json({"status": "stalled", "loops": dict(stalled)}, 503)
+        return None
+
+    async def healthz(request: Request) -> Response:
+        return await unhealthy() or _json({"status": "ok"}, 200)
+
+    async def readyz(request: Request) -> Response:
+        down = await unhealthy()
+        if down is not None:
+            return down
         if not ready.is_set():
             return _json({"status": "loading definitions"}, 503)
         return _json({"status": "ready"}, 200)
 
     async def metrics(request: Request) -> Response:
+        await stalls()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(
@@ -78,10 +101,14 @@ class ProbeServer:
     """The probe app on 127.0.0.1:`port`, as a supervised loop."""
 
     def __init__(
-        self, port: int, loops: Callable[[], Sequence[Loop]], ready: asyncio.Event
+        self,
+        port: int,
+        loops: Callable[[], Sequence[Loop]],
+        ready: asyncio.Event,
+        stalls: Stalls = _no_stalls,
     ) -> None:
         config = uvicorn.Config(
-            probe_app(loops, ready),
+            probe_app(loops, ready, stalls),
             host="127.0.0.1",
             port=port,
             log_config=None,

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
@@ -36,7 +35,7 @@ from engine.worker.definitions_reader import DefinitionsReader
 from engine.worker.instances import InstanceRunner, NoStack, count_published
 from streams import BatchConsumer, KafkaSettings, Record, Topics, ensure_topics
 from streams.lifecycle import Loop, LoopDied, first_death
-from streams.producers import create_producer
+from streams.producers import ProducerHolder, create_producer
 from streams.settings import RECORD_BATCH_OVERHEAD
 from triggers import TriggerIndex
 from triggers.expr import Fetch
@@ -95,11 +94,15 @@ class Worker:
         self.max_request_bytes = kafka.max_record_bytes + RECORD_BATCH_OVERHEAD
         self.reader = DefinitionsReader(kafka, self.topics.definitions, self.index)
         self.writer = ProjectionWriter(db)
-        self._producer: AIOKafkaProducer | None = None
+        # One producer for the whole process, replaced when it is broken
+        # (repeated fatal send errors of the match loop's batches).
+        self.producer = ProducerHolder(
+            lambda: create_producer(kafka, max_request_size=self.max_request_bytes)
+        )
         self.matcher = BatchConsumer(
             kafka,
             self.topics.inbound,
-            self._match_batch,
+            self.producer.guard(self._match_batch),
             group_id=kafka.consumer_group,
             name="match",
             max_records=MATCH_BATCH,
@@ -135,8 +138,7 @@ class Worker:
         return results
 
     async def _match_batch(self, records: Sequence[Record]) -> None:
-        assert self._producer is not None
-        producer, topics = self._producer, self.topics
+        producer, topics = self.producer, self.topics
         if self.index.uses_link:
             # link() does blocking HTTP: keep the loop (heartbeats, the
             # projector) running while this batch waits on the stack.
@@ -218,11 +220,11 @@ class Worker:
     async def start(self) -> None:
         await ensure_topics(self.kafka, self.topics)
         await self.reader.start()
-        self._producer = create_producer(self.kafka, max_request_size=self.max_request_bytes)
-        await self._producer.start()
+        await self.producer.start()
         await self.matcher.start()
         await self.projector.start()
-        await self.instances.start(self._producer)
+        # The runner sends through the holder, so always on the current producer.
+        await self.instances.start(self.producer)
         log.info(
             "worker.started", inbound=list(self.topics.inbound), group=self.kafka.consumer_group
         )
@@ -231,6 +233,24 @@ class Worker:
     def loops(self) -> list[Loop]:
         """Every supervised loop of the worker (what `/healthz` reports)."""
         return [self.matcher.loop, self.projector.loop, self.instances.loop, self.reader.loop]
+
+    @property
+    def consumers(self) -> list[BatchConsumer]:
+        """The batch loops whose progress `/healthz` watches."""
+        return [self.matcher, self.projector, self.instances.consumer]
+
+    async def stalls(self, limit: float) -> dict[str, str]:
+        """Each batch loop with records waiting and no progress for `limit` seconds,
+        and why (also refreshes the lag gauges)."""
+        found = {}
+        for consumer in self.consumers:
+            stalled = await consumer.stalled(limit)
+            if stalled is not None:
+                waiting, idle = stalled
+                found[consumer.loop.name] = (
+                    f"no progress for {idle:.0f} s with {waiting} records waiting"
+                )
+        return found
 
     async def wait_for_death(self) -> LoopDied:
         """Return when any loop (match, project, instances, definitions tail) died; the
@@ -245,7 +265,6 @@ class Worker:
             await self._http.aclose()
         await self.matcher.stop()
         await self.projector.stop()
-        if self._producer is not None:
-            await self._producer.stop()
+        await self.producer.stop()
         await self.reader.stop()
         log.info("worker.stopped")
