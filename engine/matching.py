@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,6 +183,34 @@ def start_command(
         occurrence_id=occurrence,
         trigger_id=trigger_id,
     )
+
+
+def match_records(
+    records: Iterable[Any],
+    index: TriggerIndex,
+    *,
+    max_bytes: int,
+    max_record_bytes: int,
+    fetch: Fetch | None = None,
+    workflows: Mapping[str, WorkflowDefinition] | None = None,
+) -> list[tuple[str, MatchResult]]:
+    """`match_record` over consumed Kafka records (anything with `topic`,
+    `partition`, `offset`, `value`, `headers`), each with its coordinates."""
+    results = []
+    for record in records:
+        coordinates = f"{record.topic}/{record.partition}/{record.offset}"
+        result = match_record(
+            record.value,
+            decode_headers(record.headers),
+            index,
+            coordinates=coordinates,
+            max_bytes=max_bytes,
+            fetch=fetch,
+            max_record_bytes=max_record_bytes,
+            workflows=workflows,
+        )
+        results.append((coordinates, result))
+    return results
 
 
 def decode_headers(headers: Any) -> dict[str, bytes]:

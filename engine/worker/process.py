@@ -27,7 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from engine import history
 from engine.activities import ActivitySettings, HttpStack, Stack
-from engine.matching import MatchResult, decode_headers, match_record
+from engine.matching import MatchResult, match_records
 from engine.projection import ProjectionWriter
 from engine.replay import kafka_records
 from engine.stack import StackSettings, link_fetcher
@@ -120,22 +120,14 @@ class Worker:
         )
 
     def _match_all(self, records: Sequence[Record]) -> list[tuple[str, MatchResult]]:
-        kafka, index, fetch = self.kafka, self.index, self.fetch
-        results = []
-        for record in records:
-            coordinates = f"{record.topic}/{record.partition}/{record.offset}"
-            result = match_record(
-                record.value,
-                decode_headers(record.headers),
-                index,
-                coordinates=coordinates,
-                max_bytes=kafka.max_event_bytes,
-                fetch=fetch,
-                max_record_bytes=self.max_record_bytes,
-                workflows=self.reader.workflows,
-            )
-            results.append((coordinates, result))
-        return results
+        return match_records(
+            records,
+            self.index,
+            max_bytes=self.kafka.max_event_bytes,
+            max_record_bytes=self.max_record_bytes,
+            fetch=self.fetch,
+            workflows=self.reader.workflows,
+        )
 
     async def _match_batch(self, records: Sequence[Record]) -> None:
         producer, topics = self.producer, self.topics

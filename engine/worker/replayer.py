@@ -21,7 +21,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from engine.definitions import WorkflowDefinition
-from engine.matching import MatchResult, decode_headers, match_record
+from engine.matching import MatchResult, match_records
 from engine.replay import (
     PartitionOffsets,
     Progress,
@@ -136,21 +136,14 @@ async def _run(
     topics = Topics.from_settings(kafka)
 
     def match(records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[tuple[str, MatchResult]]:
-        results = []
-        for record in records:
-            coordinates = f"{record.topic}/{record.partition}/{record.offset}"
-            result = match_record(
-                record.value,
-                decode_headers(record.headers),
-                index,
-                coordinates=coordinates,
-                max_bytes=kafka.max_event_bytes,
-                fetch=fetch,
-                max_record_bytes=kafka.max_record_bytes,
-                workflows=workflows,
-            )
-            results.append((coordinates, result))
-        return results
+        return match_records(
+            records,
+            index,
+            max_bytes=kafka.max_event_bytes,
+            max_record_bytes=kafka.max_record_bytes,
+            fetch=fetch,
+            workflows=workflows,
+        )
 
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka.kafka_bootstrap_servers,
