@@ -25,9 +25,7 @@ import contextlib
 import io
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -37,7 +35,9 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from measure import peak_rss_mib
+from measure import peak_rss_mib, serving
+
+from compose.localstack import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -153,16 +153,9 @@ def serve() -> None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def api_process(url: str) -> Iterator[tuple[str, int]]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ORCHESTRATION_DATABASE_URL": url,
@@ -170,31 +163,15 @@ def api_process(url: str) -> Iterator[tuple[str, int]]:
         "ORCHESTRATION_LOG_FORMAT": "json",
         "ORCHESTRATION_MIGRATE_ON_START": "false",
     }
-    proc = subprocess.Popen(
+    with serving(
         [sys.executable, __file__, "--serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        port,
+        label="API",
         cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/_healthcheck", timeout=1).status_code == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the API process did not start")
-            time.sleep(0.1)
-        yield base, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        env=env,
+        grace=15,
+    ) as served:
+        yield served
 
 
 @dataclass

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import httpx
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -11,3 +17,39 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+@contextlib.contextmanager
+def serving(
+    command: list[str],
+    port: int,
+    *,
+    label: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    grace: float = 30,
+) -> Iterator[tuple[str, int]]:
+    """Run `command` (an HTTP service on 127.0.0.1:`port`) until its
+    `/_healthcheck` answers 200; yield (base URL, pid); SIGTERM it after
+    (a clean uvicorn shutdown, so a profiled child writes its stats)."""
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/_healthcheck", timeout=1).status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the {label} process did not start")
+            time.sleep(0.1)
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

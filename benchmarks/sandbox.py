@@ -23,9 +23,7 @@ import io
 import os
 import pstats
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from measure import serving
+
+from compose.localstack import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,45 +43,21 @@ sys.path.insert(0, str(ROOT))
 AMOUNT = 2**70 + 3
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def sandbox_process(profile_to: Path | None) -> Iterator[tuple[str, int]]:
-    port = _free_port()
+    port = free_port()
     if profile_to is None:
         command = [sys.executable, "-m", "compose", "sandbox", "--port", str(port)]
     else:
         command = [sys.executable, __file__, "--serve", str(port), "--profile-to", str(profile_to)]
-    proc = subprocess.Popen(
+    with serving(
         command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        port,
+        label="sandbox",
         cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/_healthcheck", timeout=1).status_code == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the sandbox process did not start")
-            time.sleep(0.1)
-        yield base, proc.pid
-    finally:
-        # SIGTERM: uvicorn shuts down cleanly, so cProfile writes its stats.
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        grace=30,
+    ) as served:
+        yield served
 
 
 def serve(port: int, profile_to: Path) -> None:
