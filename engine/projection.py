@@ -5,8 +5,15 @@ each kind has one `_collect_<kind>` that turns it into a row, and rows are
 written with upserts on their natural key: an occurrence is inserted once
 (`DO NOTHING`), the engine's rows (status, histories, termination) carry
 their full current state, so the latest record of a row wins (`DO UPDATE`).
-Replaying a batch after a crash (offsets are committed only after the
-database commit) therefore changes nothing.
+
+"Latest" is the record's offset in the history topic (all records of an
+instance share its partition), kept in the row's `history_offset`: an
+upsert only replaces a row written from an earlier offset. Replaying a batch
+after a crash (offsets are committed only after the database commit)
+therefore changes nothing, and neither does a projector that was frozen
+(SIGSTOP, a long GC pause) while holding a batch and writes it after its
+partitions moved on: without the guard its stale rows would overwrite the
+newer ones (a terminated stage shown as running again, for good).
 
 A record of a type this writer does not know is counted and logged by the
 caller (`Projection.unknown`), never silently dropped.
@@ -19,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, update
+from sqlalchemy import Table, bindparam, func, or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -55,7 +62,7 @@ class _Rows:
             self.touched[instance_id] = at
 
 
-def _collect_occurrence(rows: _Rows, record: dict[str, Any]) -> None:
+def _collect_occurrence(rows: _Rows, record: dict[str, Any], offset: int) -> None:
     instance = record.get("instance")
     if instance:
         created = parse_time(instance["createdAt"])
@@ -84,7 +91,7 @@ def _collect_occurrence(rows: _Rows, record: dict[str, Any]) -> None:
     )
 
 
-def _collect_status(rows: _Rows, record: dict[str, Any]) -> None:
+def _collect_status(rows: _Rows, record: dict[str, Any], offset: int) -> None:
     key = (record["instanceID"], int(record["stage"]), record["runID"])
     rows.statuses[key] = {
         "instance_id": key[0],
@@ -93,12 +100,13 @@ def _collect_status(rows: _Rows, record: dict[str, Any]) -> None:
         "started_at": parse_time(record["startedAt"]),
         "terminated_at": _optional_time(record.get("terminatedAt")),
         "error": record.get("error"),
+        "history_offset": offset,
     }
     status = rows.statuses[key]
     rows.touch(key[0], status["terminated_at"] or status["started_at"])
 
 
-def _collect_stage(rows: _Rows, record: dict[str, Any]) -> None:
+def _collect_stage(rows: _Rows, record: dict[str, Any], offset: int) -> None:
     key = (record["instanceID"], int(record["stage"]))
     rows.stages[key] = {
         "instance_id": key[0],
@@ -109,10 +117,11 @@ def _collect_stage(rows: _Rows, record: dict[str, Any]) -> None:
         "terminated": bool(record["terminated"]),
         "started_at": parse_time(record["startedAt"]),
         "terminated_at": _optional_time(record.get("terminatedAt")),
+        "history_offset": offset,
     }
 
 
-def _collect_activity(rows: _Rows, record: dict[str, Any]) -> None:
+def _collect_activity(rows: _Rows, record: dict[str, Any], offset: int) -> None:
     key = (record["instanceID"], int(record["stage"]), int(record["position"]))
     rows.activities[key] = {
         "instance_id": key[0],
@@ -132,10 +141,11 @@ def _collect_activity(rows: _Rows, record: dict[str, Any]) -> None:
         "pause_reason": record.get("pauseReason"),
         "max_attempts": record.get("maxAttempts"),
         "last_failure_type": record.get("lastFailureType"),
+        "history_offset": offset,
     }
 
 
-def _collect_termination(rows: _Rows, record: dict[str, Any]) -> None:
+def _collect_termination(rows: _Rows, record: dict[str, Any], offset: int) -> None:
     terminated_at = parse_time(record["terminatedAt"])
     rows.terminations[record["instanceID"]] = {
         "terminated_at": terminated_at,
@@ -143,7 +153,7 @@ def _collect_termination(rows: _Rows, record: dict[str, Any]) -> None:
     }
 
 
-_COLLECT: dict[str, Callable[[_Rows, dict[str, Any]], None]] = {
+_COLLECT: dict[str, Callable[[_Rows, dict[str, Any], int], None]] = {
     history.TRIGGER_OCCURRED: _collect_occurrence,
     history.STAGE_STATUS: _collect_status,
     history.STAGE_HISTORY: _collect_stage,
@@ -159,8 +169,12 @@ async def _upsert(
         return
     statement = insert(table)
     changed = {c: statement.excluded[c] for c in rows[0] if c not in key}
+    # Only a later record replaces a row (module docstring); NULL: a row
+    # projected before migration 0006.
+    mark = table.c.history_offset
+    newer = or_(mark.is_(None), mark < statement.excluded.history_offset)
     await conn.execute(
-        statement.on_conflict_do_update(index_elements=key, set_=changed),
+        statement.on_conflict_do_update(index_elements=key, set_=changed, where=newer),
         rows,
     )
 
@@ -169,16 +183,18 @@ class ProjectionWriter:
     def __init__(self, db: AsyncEngine) -> None:
         self._db = db
 
-    async def write(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Project `records` (decoded by `history.decode`); returns those of unknown type."""
+    async def write(self, records: Sequence[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Project `(history offset, record)` pairs (records decoded by
+        `history.decode`, in offset order per instance); returns the records
+        of unknown type."""
         rows = _Rows()
         unknown = []
-        for record in records:
+        for offset, record in records:
             collect = _COLLECT.get(record.get("type", ""))
             if collect is None:
                 unknown.append(record)
             else:
-                collect(rows, record)
+                collect(rows, record, offset)
         if not any(
             (
                 rows.instances,

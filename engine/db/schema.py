@@ -92,6 +92,8 @@ workflow_instance_stage_statuses = Table(
     _ts("started_at", default=True),
     _ts("terminated_at", nullable=True),
     Column("error", Text, nullable=True),
+    # Offset of the history record the row was projected from (migration 0006).
+    Column("history_offset", BigInteger, nullable=True),
 )
 
 triggers = Table(
@@ -135,6 +137,7 @@ workflow_instance_history = Table(
     Column("terminated", Boolean, nullable=False, server_default=text("false")),
     _ts("started_at", default=True),
     _ts("terminated_at", nullable=True),
+    Column("history_offset", BigInteger, nullable=True),
 )
 
 workflow_stage_history = Table(
@@ -159,6 +162,7 @@ workflow_stage_history = Table(
     Column("pause_reason", Text, nullable=True),
     Column("max_attempts", Integer, nullable=True),
     Column("last_failure_type", Text, nullable=True),
+    Column("history_offset", BigInteger, nullable=True),
 )
 
 # Transactional outbox: the API writes a definition and its outbox row in one

@@ -176,10 +176,10 @@ class Worker:
         count_published(published)
 
     async def _project_batch(self, records: Sequence[Record]) -> None:
-        decoded: list[dict[str, Any]] = []
+        decoded: list[tuple[int, dict[str, Any]]] = []
         for record in records:
             try:
-                decoded.append(history.decode(record.value))
+                decoded.append((record.offset, history.decode(record.value)))
             except history.HistoryError as exc:
                 UNPROJECTED.inc()
                 log.error(
@@ -193,7 +193,9 @@ class Worker:
             log.error("history.unknown_type", type=str(record.get("type"))[:100])
         PROJECTED.inc(len(decoded) - len(unknown))
 
-    async def _write_forever(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _write_forever(
+        self, records: list[tuple[int, dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
         # Never give up: the batch's offsets must not be committed before its
         # rows are.
         async for attempt in AsyncRetrying(

@@ -1,4 +1,4 @@
-"""The API's migrations (0002-0005) go down and up again cleanly."""
+"""The API's migrations (0002-0006) go down and up again cleanly."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def test_down_and_up(make_database: Any) -> None:
             indexes = {i["name"] for i in inspector.get_indexes("workflow_instances")}
             indexes |= {i["name"] for i in inspector.get_indexes("outbox")}
             activity_columns = {c["name"] for c in inspector.get_columns("workflow_stage_history")}
+            status_columns = {
+                c["name"] for c in inspector.get_columns("workflow_instance_stage_statuses")
+            }
     finally:
         engine.dispose()
     assert {"workflow_instance_history", "workflow_stage_history"} <= tables
@@ -39,4 +42,11 @@ def test_down_and_up(make_database: Any) -> None:
         "outbox_pending",
     } <= indexes
     assert "workflow_instances_order" not in indexes
-    assert {"paused_at", "pause_reason", "max_attempts", "last_failure_type"} <= activity_columns
+    assert {
+        "paused_at",
+        "pause_reason",
+        "max_attempts",
+        "last_failure_type",
+        "history_offset",
+    } <= activity_columns
+    assert "history_offset" in status_columns

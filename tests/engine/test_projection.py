@@ -13,6 +13,11 @@ from engine.settings import DatabaseSettings
 pytestmark = pytest.mark.integration
 
 
+def at(first: int, *records: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """`records` as read from the history topic from offset `first` on."""
+    return list(enumerate(records, start=first))
+
+
 def record(occurrence_id: str, *, instance: bool = True) -> dict[str, Any]:
     occurrence: dict[str, Any] = {
         "id": occurrence_id,
@@ -41,7 +46,7 @@ async def test_replaying_a_batch_changes_nothing(make_database: Callable[..., st
             await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
             await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
         writer = ProjectionWriter(db)
-        batch = [record("o1"), record("o2", instance=False), record("o1")]
+        batch = at(0, record("o1"), record("o2", instance=False), record("o1"))
         await writer.write(batch)
         await writer.write(batch)
         async with db.connect() as conn:
@@ -97,26 +102,28 @@ async def test_updated_at_follows_every_stage_change(make_database: Callable[...
             await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
             await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
         writer = ProjectionWriter(db)
-        await writer.write([record("o1")])
+        await writer.write(at(0, record("o1")))
         assert await updated_at() == "2025-03-04T10:22:00.001000+00:00"
-        first = [status(0, "2025-03-04T10:22:01+00:00")]
+        first = at(1, status(0, "2025-03-04T10:22:01+00:00"))
         await writer.write(first)
         assert await updated_at() == "2025-03-04T10:22:01+00:00"
         await writer.write(
-            [
+            at(
+                2,
                 status(0, "2025-03-04T10:22:01+00:00", "2025-03-04T10:22:02+00:00"),
                 status(1, "2025-03-04T10:22:02+00:00", "2025-03-04T10:22:03+00:00"),
-            ]
+            )
         )
         assert await updated_at() == "2025-03-04T10:22:03+00:00"
         await writer.write(
-            [
+            at(
+                4,
                 {
                     "type": "instance.terminated",
                     "instanceID": "o1_1",
                     "terminatedAt": "2025-03-04T10:22:04+00:00",
-                }
-            ]
+                },
+            )
         )
         assert await updated_at() == "2025-03-04T10:22:04+00:00"
         # A batch replayed after a crash does not move it back.
@@ -156,7 +163,7 @@ async def test_a_held_activity_keeps_its_hold_until_a_later_record_clears_it(
             await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
             await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
         writer = ProjectionWriter(db)
-        await writer.write([record("o1"), held])
+        await writer.write(at(0, record("o1"), held))
         async with db.connect() as conn:
             row = (await conn.execute(select(activities))).mappings().one()
         assert row["paused_at"] == dt.datetime(2025, 3, 4, 11, tzinfo=dt.UTC)
@@ -165,11 +172,72 @@ async def test_a_held_activity_keeps_its_hold_until_a_later_record_clears_it(
             15,
             "INSUFFICIENT_FUND",
         )
-        await writer.write([{**base, "attempt": 1}])  # resumed
+        await writer.write(at(2, {**base, "attempt": 1}))  # resumed
         async with db.connect() as conn:
             row = (await conn.execute(select(activities))).mappings().one()
         assert row["paused_at"] is None
         assert row["pause_reason"] is None
         assert row["attempt"] == 1
+    finally:
+        await db.dispose()
+
+
+async def test_a_stale_batch_written_late_changes_no_row(make_database: Callable[..., str]) -> None:
+    """A projector frozen with a batch in hand writes it after another one
+    projected later records of the same rows: nothing goes back."""
+    db = create_db_engine(DatabaseSettings(database_url=make_database()))
+    running = status(0, "2025-03-04T10:22:01+00:00")
+    stage: dict[str, Any] = {
+        "type": "stage.history",
+        "instanceID": "o1_1",
+        "stage": 0,
+        "name": "send",
+        "input": {},
+        "startedAt": "2025-03-04T10:22:01+00:00",
+        "terminated": False,
+    }
+    activity: dict[str, Any] = {
+        "type": "activity.history",
+        "instanceID": "o1_1",
+        "stage": 0,
+        "position": 0,
+        "name": "CreateTransaction",
+        "input": {},
+        "startedAt": "2025-03-04T10:22:01+00:00",
+        "terminated": False,
+        "attempt": 1,
+    }
+    done_at = "2025-03-04T10:22:09+00:00"
+    stale = at(1, running, stage, activity)
+    later = at(
+        4,
+        {**activity, "attempt": 2},
+        {**activity, "attempt": 2, "terminated": True, "terminatedAt": done_at, "output": {}},
+        {**stage, "terminated": True, "terminatedAt": done_at},
+        status(0, "2025-03-04T10:22:01+00:00", done_at),
+    )
+    try:
+        async with db.begin() as conn:
+            await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
+            await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
+        writer = ProjectionWriter(db)
+        await writer.write(at(0, record("o1")))
+        await writer.write(stale)
+        await writer.write(later)  # the new owner, from the same offsets on
+        await writer.write(stale)  # the zombie, woken up
+        async with db.connect() as conn:
+            statuses = (
+                (await conn.execute(select(schema.workflow_instance_stage_statuses)))
+                .mappings()
+                .all()
+            )
+            stages = (await conn.execute(select(schema.workflow_instance_history))).mappings().all()
+            activities = (
+                (await conn.execute(select(schema.workflow_stage_history))).mappings().all()
+            )
+        done = dt.datetime(2025, 3, 4, 10, 22, 9, tzinfo=dt.UTC)
+        assert [s["terminated_at"] for s in statuses] == [done]
+        assert [(s["terminated"], s["terminated_at"]) for s in stages] == [(True, done)]
+        assert [(a["attempt"], a["terminated"]) for a in activities] == [(2, True)]
     finally:
         await db.dispose()
