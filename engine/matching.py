@@ -45,6 +45,10 @@ class MatchResult:
     matched: int = 0
     filter_errors: list[FilterFailure] = field(default_factory=list)
     dead_letter_reason: str | None = None
+    # `oversized`, or the `MalformedEvent.kind`: a bounded label for metrics.
+    dead_letter_kind: str | None = None
+    # Triggers that matched but whose vars failed (their occurrence has the error).
+    vars_errors: list[str] = field(default_factory=list)
     # One start command per occurrence that created an instance.
     starts: list[StartInstance] = field(default_factory=list)
     # FAILED_TRIGGER per failed occurrence (a started one is announced by its instance).
@@ -97,12 +101,14 @@ def match_record(
     if raw is not None and len(raw) > max_bytes:
         reason = f"event of {len(raw)} bytes exceeds the {max_bytes}-byte limit"
         result.dead_letter_reason = reason
+        result.dead_letter_kind = "oversized"
         result.outputs.append(dead_letter(raw, reason, coordinates, headers))
         return result
     try:
         envelope = decode_envelope(raw)
     except MalformedEvent as exc:
         result.dead_letter_reason = exc.reason
+        result.dead_letter_kind = exc.kind
         result.outputs.append(dead_letter(raw, exc.reason, coordinates, headers))
         return result
 
@@ -137,6 +143,7 @@ def match_record(
         instance: InstanceBody | None = None
         if outcome.error is not None:
             occurrence["error"] = outcome.error
+            result.vars_errors.append(trigger.id)
             key = occ_id
         else:
             key = instance_id(occ_id)

@@ -15,11 +15,13 @@ from streams import codec
 
 
 class MalformedEvent(ValueError):
-    """The record is not a usable envelope; `reason` says why (for the dead-letter topic)."""
+    """The record is not a usable envelope; `reason` says why (for the dead-letter
+    topic), `kind` which of a few ways it failed (a bounded metrics label)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, kind: str = "not_envelope") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +61,11 @@ def _text(obj: dict[str, Any], key: str, *, required: bool = False) -> str:
 def decode_envelope(raw: bytes | None) -> Envelope:
     """Parse one record value; integers stay exact (ledger amounts exceed 2**64)."""
     if not raw:
-        raise MalformedEvent("empty record value")
+        raise MalformedEvent("empty record value", "empty")
     try:
         obj = codec.loads(raw)
     except ValueError as exc:
-        raise MalformedEvent(f"not JSON: {exc}") from None
+        raise MalformedEvent(f"not JSON: {exc}", "not_json") from None
     if not isinstance(obj, dict):
         raise MalformedEvent(f"envelope is a JSON {type(obj).__name__}, not an object")
     event_type = _text(obj, "type", required=True)

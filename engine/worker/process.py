@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from prometheus_client import Counter
+from prometheus_client import Histogram
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
@@ -33,6 +33,19 @@ from engine.replay import kafka_records
 from engine.stack import StackSettings, link_fetcher
 from engine.worker.definitions_reader import DefinitionsReader
 from engine.worker.instances import InstanceRunner, NoStack, count_published
+from engine.worker.metrics import (
+    DEAD_LETTERS,
+    EVENTS,
+    FILTER_ERRORS,
+    MATCH_LATENCY,
+    OCCURRENCES,
+    PROJECT_BATCH_SIZE,
+    PROJECTED,
+    PROJECTION_LATENCY,
+    UNPROJECTED,
+    VARS_ERRORS,
+    count_trigger_errors,
+)
 from streams import BatchConsumer, KafkaSettings, Record, Topics, ensure_topics
 from streams.lifecycle import Loop, LoopDied, first_death
 from streams.producers import ProducerHolder, create_producer
@@ -42,22 +55,18 @@ from triggers.expr import Fetch
 
 log = structlog.get_logger(__name__)
 
-EVENTS = Counter(
-    "orchestration_inbound_events_total",
-    "Inbound events by outcome",
-    ["outcome"],
-)
-OCCURRENCES = Counter("orchestration_occurrences_total", "Occurrences produced")
-PROJECTED = Counter("orchestration_history_records_projected_total", "History records projected")
-UNPROJECTED = Counter(
-    "orchestration_history_records_unprojected_total",
-    "History records not projected (unreadable or of an unknown type)",
-)
-
 # Batches bound the memory a worker holds and the work a crash replays;
 # within a batch, broker acks and database round trips are amortised.
 MATCH_BATCH = 1000
 PROJECT_BATCH = 2000
+
+
+def observe_since(histogram: Histogram, timestamps_ms: Sequence[int]) -> None:
+    """Seconds from each Kafka record timestamp to now (a clock behind the
+    producer's counts as 0, not a negative sample)."""
+    now_ms = time.time() * 1000
+    for at in timestamps_ms:
+        histogram.observe(max(0.0, (now_ms - at) / 1000))
 
 
 class Worker:
@@ -139,15 +148,24 @@ class Worker:
             results = self._match_all(records)
         pending = []
         published = []
+        matched_at_ms: list[int] = []
         now_ns = time.time_ns()
-        for coordinates, result in results:
+        for record, (coordinates, result) in zip(records, results, strict=True):
             if result.dead_letter_reason is not None:
-                EVENTS.labels("dead_letter").inc()
+                EVENTS.labels(record.topic, "dead_letter").inc()
+                DEAD_LETTERS.labels(result.dead_letter_kind or "not_envelope").inc()
                 log.warning(
                     "event.dead_lettered", source=coordinates, reason=result.dead_letter_reason
                 )
+            elif result.matched:
+                EVENTS.labels(record.topic, "matched").inc()
+                matched_at_ms.append(record.timestamp)
             else:
-                EVENTS.labels("matched" if result.matched else "unmatched").inc()
+                EVENTS.labels(record.topic, "unmatched").inc()
+            count_trigger_errors(
+                FILTER_ERRORS, (f.trigger.trigger.id for f in result.filter_errors)
+            )
+            count_trigger_errors(VARS_ERRORS, result.vars_errors)
             for failure in result.filter_errors:
                 log.info(
                     "trigger.filter_failed",
@@ -173,6 +191,7 @@ class Worker:
         # committed: offsets never run ahead of what was produced.
         if pending:
             await asyncio.gather(*pending)
+        observe_since(MATCH_LATENCY, matched_at_ms)
         count_published(published)
 
     async def _project_batch(self, records: Sequence[Record]) -> None:
@@ -187,7 +206,9 @@ class Worker:
                     source=f"{record.partition}/{record.offset}",
                     error=str(exc)[:300],
                 )
+        PROJECT_BATCH_SIZE.observe(len(records))
         unknown = await self._write_forever(decoded)
+        observe_since(PROJECTION_LATENCY, [r.timestamp for r in records])
         for record in unknown:
             UNPROJECTED.inc()
             log.error("history.unknown_type", type=str(record.get("type"))[:100])

@@ -41,23 +41,24 @@ def run(raw: bytes | None, index: TriggerIndex, **kwargs: Any) -> Any:
 
 
 @pytest.mark.parametrize(
-    ("raw", "reason"),
+    ("raw", "reason", "kind"),
     [
-        (b"not json", "not JSON"),
-        (b"", "empty"),
-        (None, "empty"),
-        (b"[1, 2]", "not an object"),
-        (b'{"payload": {}}', "no 'type'"),
-        (b'{"type": 3, "payload": {}}', "not a string"),
-        (b'{"type": "X"}', "no 'payload'"),
+        (b"not json", "not JSON", "not_json"),
+        (b"", "empty", "empty"),
+        (None, "empty", "empty"),
+        (b"[1, 2]", "not an object", "not_envelope"),
+        (b'{"payload": {}}', "no 'type'", "not_envelope"),
+        (b'{"type": 3, "payload": {}}', "not a string", "not_envelope"),
+        (b'{"type": "X"}', "no 'payload'", "not_envelope"),
     ],
 )
 def test_malformed_records_are_dead_lettered_with_their_coordinates(
-    raw: bytes | None, reason: str
+    raw: bytes | None, reason: str, kind: str
 ) -> None:
     result = run(raw, make_index(make_trigger()))
     assert result.dead_letter_reason is not None
     assert reason in result.dead_letter_reason
+    assert result.dead_letter_kind == kind
     [out] = result.outputs
     assert out.dead_letter
     assert out.value == (raw or b"")
@@ -79,6 +80,7 @@ def test_oversized_records_are_dead_lettered_before_decoding() -> None:
     result = run(envelope(), make_index(make_trigger()), max_bytes=10)
     assert result.dead_letter_reason is not None
     assert "exceeds" in result.dead_letter_reason
+    assert result.dead_letter_kind == "oversized"
     assert result.outputs[0].dead_letter
 
 
@@ -131,8 +133,10 @@ def test_exact_big_integers_are_kept_in_the_stored_event() -> None:
 
 
 def test_failing_vars_record_the_occurrence_with_an_error_and_no_instance() -> None:
-    index = make_index(make_trigger(vars={"x": "event.nope.deeper"}))
-    [out] = run(envelope(), index).outputs
+    index = make_index(make_trigger(id="bad-vars", vars={"x": "event.nope.deeper"}))
+    result = run(envelope(), index)
+    assert result.vars_errors == ["bad-vars"]
+    [out] = result.outputs
     record = orjson.loads(out.value)
     assert record["instance"] is None
     assert "workflowInstanceID" not in record["occurrence"]
@@ -172,6 +176,7 @@ def test_a_deeply_nested_event_is_dead_lettered_not_raised() -> None:
     assert result.matched == 0
     assert result.dead_letter_reason is not None
     assert "nested deeper than 128" in result.dead_letter_reason
+    assert result.dead_letter_kind == "not_json"
     [out] = result.outputs
     assert out.dead_letter
     assert out.value == raw
