@@ -49,6 +49,8 @@ class MatchResult:
     dead_letter_kind: str | None = None
     # Triggers that matched but whose vars failed (their occurrence has the error).
     vars_errors: list[str] = field(default_factory=list)
+    # (trigger id, occurrence id) of every occurrence, in output order.
+    occurrences: list[tuple[str, str]] = field(default_factory=list)
     # One start command per occurrence that created an instance.
     starts: list[StartInstance] = field(default_factory=list)
     # FAILED_TRIGGER per failed occurrence (a started one is announced by its instance).
@@ -170,6 +172,7 @@ def match_record(
             result.starts.append(start_command(occ_id, instance, workflow, trigger.id))
         result.events.extend(occurrence_events(occurrence))
         result.outputs.append(Output(dead_letter=False, key=key.encode(), value=value))
+        result.occurrences.append((trigger.id, occ_id))
         result.matched += 1
     return result
 

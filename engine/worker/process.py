@@ -46,6 +46,7 @@ from engine.worker.metrics import (
     VARS_ERRORS,
     count_trigger_errors,
 )
+from engine.worker.tracing import MatchTracer
 from streams import BatchConsumer, KafkaSettings, Record, Topics, ensure_topics
 from streams.lifecycle import Loop, LoopDied, first_death
 from streams.producers import ProducerHolder, create_producer
@@ -97,6 +98,8 @@ class Worker:
             pause_activities=settings.pause_stage_activities,
         )
         self.index = TriggerIndex()
+        # None unless an OTLP endpoint is configured (OTEL_EXPORTER_OTLP_*).
+        self.tracer = MatchTracer.from_environment()
         # The history topic is created to take records of max_record_bytes;
         # a bigger occurrence is recorded with an error instead (matching).
         self.max_record_bytes = kafka.max_record_bytes
@@ -192,6 +195,8 @@ class Worker:
         if pending:
             await asyncio.gather(*pending)
         observe_since(MATCH_LATENCY, matched_at_ms)
+        if self.tracer is not None:
+            self.tracer.record(records, [result for _, result in results], time.time_ns())
         count_published(published)
 
     async def _project_batch(self, records: Sequence[Record]) -> None:
@@ -282,4 +287,6 @@ class Worker:
         await self.projector.stop()
         await self.producer.stop()
         await self.reader.stop()
+        if self.tracer is not None:
+            await asyncio.to_thread(self.tracer.shutdown)
         log.info("worker.stopped")

@@ -8,6 +8,7 @@ second instance with the same id knows came back from the changelog topic.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,8 @@ def counting_app(
     settings: KafkaSettings, *, app_id: str, source: str, partitions: int, **overrides: Any
 ) -> CountingApp:
     """Build (not start) the app; `partitions` is the table's partition count."""
+    # Faust writes `<app id>-data/` into the working directory by default.
+    overrides.setdefault("datadir", tempfile.mkdtemp(prefix=f"{app_id}-"))
     app = create_app(settings, app_id=app_id, **overrides)
     topic = raw_topic(app, source)
     table = app.Table(TABLE, default=int, partitions=partitions, key_type=bytes, value_type=int)
