@@ -170,11 +170,16 @@ class Worker:
             )
             count_trigger_errors(VARS_ERRORS, result.vars_errors)
             for failure in result.filter_errors:
-                log.info(
+                trigger = failure.trigger.trigger
+                log.warning(
                     "trigger.filter_failed",
                     source=coordinates,
-                    trigger=failure.trigger.trigger.id,
-                    error=failure.error,
+                    trigger=trigger.id,
+                    filter=(trigger.filter or "")[:300],
+                    error=failure.error[:300],
+                    # 5 lines a minute per trigger (compose.logs), counted in
+                    # orchestration_trigger_filter_errors_total.
+                    throttle=trigger.id,
                 )
             for record in kafka_records(
                 result, topics, now_ns=now_ns, publish_events=self.kafka.publish_events

@@ -66,3 +66,26 @@ def test_migrations_do_not_print_a_line_per_alembic_plugin() -> None:
     )
     assert "setup plugin" not in done.stderr
     assert "Running upgrade" in done.stderr  # migrations still say what they do
+
+
+def test_a_throttled_line_is_limited_per_key_at_any_level() -> None:
+    script = (
+        "import structlog\n"
+        "from compose.logs import configure_logging\n"
+        "configure_logging()\n"
+        "log = structlog.get_logger('t')\n"
+        "for i in range(100):\n"
+        "    log.warning('trigger.filter_failed', trigger='a', throttle='a')\n"
+        "    log.warning('trigger.filter_failed', trigger='b', throttle='b')\n"
+        "    log.info('plain', n=i)\n"
+    )
+    env = {**os.environ, "ORCHESTRATION_LOG_FORMAT": "json"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    failed = [line for line in lines if line["event"] == "trigger.filter_failed"]
+    assert [f["trigger"] for f in failed].count("a") == 5
+    assert [f["trigger"] for f in failed].count("b") == 5
+    assert all("throttle" not in f for f in failed)
+    assert sum(line["event"] == "plain" for line in lines) == 100  # unthrottled lines untouched
