@@ -133,21 +133,25 @@ async def test_updated_at_follows_every_stage_change(make_database: Callable[...
         await db.dispose()
 
 
+# The first activity of instance o1_1's stage 0, started and running.
+ACTIVITY: dict[str, Any] = {
+    "type": "activity.history",
+    "instanceID": "o1_1",
+    "stage": 0,
+    "position": 0,
+    "name": "CreateTransaction",
+    "input": {},
+    "startedAt": "2025-03-04T10:22:01+00:00",
+    "terminated": False,
+}
+
+
 async def test_a_held_activity_keeps_its_hold_until_a_later_record_clears_it(
     make_database: Callable[..., str],
 ) -> None:
     db = create_db_engine(DatabaseSettings(database_url=make_database()))
     activities = schema.workflow_stage_history
-    base: dict[str, Any] = {
-        "type": "activity.history",
-        "instanceID": "o1_1",
-        "stage": 0,
-        "position": 0,
-        "name": "CreateTransaction",
-        "input": {},
-        "startedAt": "2025-03-04T10:22:01+00:00",
-        "terminated": False,
-    }
+    base = dict(ACTIVITY)
     held = {
         **base,
         "attempt": 15,
@@ -196,17 +200,7 @@ async def test_a_stale_batch_written_late_changes_no_row(make_database: Callable
         "startedAt": "2025-03-04T10:22:01+00:00",
         "terminated": False,
     }
-    activity: dict[str, Any] = {
-        "type": "activity.history",
-        "instanceID": "o1_1",
-        "stage": 0,
-        "position": 0,
-        "name": "CreateTransaction",
-        "input": {},
-        "startedAt": "2025-03-04T10:22:01+00:00",
-        "terminated": False,
-        "attempt": 1,
-    }
+    activity = {**ACTIVITY, "attempt": 1}
     done_at = "2025-03-04T10:22:09+00:00"
     stale = at(1, running, stage, activity)
     later = at(
