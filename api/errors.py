@@ -2,7 +2,10 @@
 
 Only this module maps failures to HTTP: the codes are the OpenAPI enum
 (`VALIDATION` 400, `NOT_FOUND` 404, `INTERNAL` 500). Authentication failures
-are 401 with an empty body (upstream's auth middleware). A failure nobody
+are 401 with an empty body (upstream's auth middleware). The database being
+unreachable (stopped, restarting, refusing connections, the pool exhausted)
+is 503 with an `INTERNAL` envelope, the only code of the enum that fits, and
+`Retry-After`: a client may retry, and nothing was written. A failure nobody
 anticipated is logged with its stack and answered with a bare `INTERNAL`
 envelope: never a stack trace, never an empty 500.
 """
@@ -15,6 +18,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -77,6 +81,38 @@ def error_response(code: ErrorCode, message: str) -> Response:
     )
 
 
+# SQLAlchemy's classes for failures of the database's operation rather than
+# of the statement (a lost or refused connection, a server shutting down, a
+# pool with no connection to give): transient, worth a retry.
+DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+UNAVAILABLE_RETRY_AFTER_S = 1
+
+
+def database_unavailable() -> Response:
+    return Response(
+        error_body(ErrorCode.INTERNAL, "database unavailable, retry later"),
+        status_code=503,
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
+        media_type="application/json",
+    )
+
+
+async def _database_down(request: Request, exc: Exception) -> Response:
+    # One line, no stack: an outage is not a bug, and it repeats per request.
+    _log_unavailable(request.method, request.url.path, exc)
+    return database_unavailable()
+
+
+def _log_unavailable(method: object, path: object, exc: BaseException) -> None:
+    first_line = (str(exc).splitlines() or [""])[0]
+    log.warning(
+        "api.database_unavailable",
+        method=method,
+        path=path,
+        error=f"{type(exc).__name__}: {first_line[:300]}",
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -92,6 +128,9 @@ def install_error_handlers(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = first.get("msg", "invalid request")
         return error_response(ErrorCode.VALIDATION, f"{where}: {message}" if where else message)
+
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_down)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -132,6 +171,12 @@ class InternalErrors:
             await self.app(scope, receive, tracking)
         except self.passthrough:
             raise
+        except DATABASE_UNAVAILABLE as exc:
+            # Raised outside a route's handlers (a middleware, a streamed body).
+            _log_unavailable(scope.get("method"), scope.get("path"), exc)
+            if started:
+                raise
+            await database_unavailable()(scope, receive, send)
         except Exception:
             log.exception("api.unhandled", method=scope.get("method"), path=scope.get("path"))
             if started:

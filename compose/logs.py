@@ -5,10 +5,7 @@ variables (they held request bodies, hence possibly secrets, and one nested
 2 KB body once rendered into ~400 MB of log while the event loop waited), an
 error line is cut at 16 KB, and one kind of error (same event, same
 exception type) is written at most 5 times a minute, the next line saying
-how many were suppressed. A line of any level that carries a `throttle`
-field (say, a trigger id) is limited the same way per (event, throttle):
-a filter failing on every event of a 10,000 events/s stream writes 5 lines
-a minute for that trigger, not 10,000 a second.
+how many were suppressed.
 """
 
 from __future__ import annotations
@@ -40,14 +37,35 @@ RATE_WINDOW_S = 60.0
 
 
 class ErrorRateLimit:
-    """A structlog processor dropping repeats of one kind of error (or of one
-    `throttle` key) beyond the rate."""
+    """Drops repeats of one kind of error (or of one `throttle` key) beyond the rate.
+
+    As a structlog processor (`__call__`) it raises `DropEvent`, which
+    structlog's own loggers catch. Records of stdlib loggers (aiokafka,
+    uvicorn) go through `ForeignErrorLimit`, a `logging.Filter` sharing this
+    limit: a formatter must never raise `DropEvent`, a BaseException that
+    would escape `logger.error()` into the library that called it (it once
+    killed aiokafka's tasks, then the worker, when a broker went away).
+    """
 
     def __init__(self, limit: int = RATE_LIMIT, window_s: float = RATE_WINDOW_S) -> None:
         self.limit = limit
         self.window_s = window_s
         # kind -> (window start, lines written, lines suppressed)
         self._seen: dict[tuple[str, str], tuple[float, int, int]] = {}
+
+    def admit(self, kind: tuple[str, str]) -> int | None:
+        """None: drop this line; else how many of its kind were dropped before it."""
+        now = time.monotonic()
+        start, written, suppressed = self._seen.get(kind, (now, 0, 0))
+        if now - start >= self.window_s:
+            start, written = now, 0
+        if written >= self.limit:
+            self._seen[kind] = (start, written, suppressed + 1)
+            return None
+        self._seen[kind] = (start, written + 1, 0)
+        if len(self._seen) > 10_000:  # bound the table itself
+            self._seen.clear()
+        return suppressed
 
     def __call__(
         self, logger: Any, method: str, event: MutableMapping[str, Any]
@@ -63,19 +81,47 @@ class ErrorRateLimit:
             if exc is True:
                 kind_of_exc = type(sys.exc_info()[1]).__name__
             kind = (str(event.get("event")), kind_of_exc)
-        now = time.monotonic()
-        start, written, suppressed = self._seen.get(kind, (now, 0, 0))
-        if now - start >= self.window_s:
-            start, written = now, 0
-        if written >= self.limit:
-            self._seen[kind] = (start, written, suppressed + 1)
+        suppressed = self.admit(kind)
+        if suppressed is None:
             raise structlog.DropEvent
         if suppressed:
             event["suppressed"] = suppressed
-        self._seen[kind] = (start, written + 1, 0)
-        if len(self._seen) > 10_000:  # bound the table itself
-            self._seen.clear()
         return event
+
+
+_SUPPRESSED = "orchestration_suppressed"
+
+
+class ForeignErrorLimit(logging.Filter):
+    """`ErrorRateLimit` for records of stdlib loggers: filtered out, never raised.
+    A kind is the message template (`"Unable connect to node with id %s: %s"`)
+    and the exception type."""
+
+    def __init__(self, limit: ErrorRateLimit) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # structlog's own records passed `ErrorRateLimit` already.
+        if record.levelno < logging.ERROR or hasattr(record, "_logger"):
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        suppressed = self._limit.admit((str(record.msg), type(exc).__name__ if exc else ""))
+        if suppressed is None:
+            return False
+        if suppressed:
+            setattr(record, _SUPPRESSED, suppressed)
+        return True
+
+
+def _foreign_suppressed(
+    logger: Any, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    record = event.get("_record")
+    suppressed = getattr(record, _SUPPRESSED, 0)
+    if suppressed:
+        event["suppressed"] = suppressed
+    return event
 
 
 def _bound_errors(
@@ -99,25 +145,34 @@ def configure_logging(settings: LogSettings | None = None) -> None:
             colors=False, exception_formatter=structlog.dev.plain_traceback
         )
     )
-    shared: list[structlog.types.Processor] = [
+    limit = ErrorRateLimit()
+    head: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        ErrorRateLimit(),
+    ]
+    tail: list[structlog.types.Processor] = [
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         _bound_errors,
     ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            *head,
+            limit,
+            *tail,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
+    # Stdlib records are limited by a filter, before formatting: see ErrorRateLimit.
+    handler.addFilter(ForeignErrorLimit(limit))
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-            foreign_pre_chain=shared,
+            foreign_pre_chain=[*head, _foreign_suppressed, *tail],
         )
     )
     root = logging.getLogger()

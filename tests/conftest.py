@@ -8,6 +8,8 @@ Where they come from, first match wins:
 
 Tests isolate themselves with factories: a fresh database per test module
 (`make_database`) and a unique topic prefix per test (`make_kafka_settings`).
+A test that stops a server (fault tests) starts its own: `own_kafka`,
+`own_postgres`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
+from compose.localstack import KafkaBroker, PostgresCluster
 from engine.db import migrate
 from engine.settings import DatabaseSettings
 from streams import KafkaSettings
@@ -58,8 +61,6 @@ def kafka_bootstrap(docker_available: bool) -> Iterator[str]:
         with KafkaContainer("confluentinc/cp-kafka:7.7.1").with_kraft() as container:
             yield container.get_bootstrap_server()
         return
-    from compose.localstack import KafkaBroker
-
     with KafkaBroker() as broker:
         yield broker.bootstrap_servers
 
@@ -77,8 +78,6 @@ def postgres_url(docker_available: bool) -> Iterator[str]:
         with PostgresContainer("postgres:15", driver=None) as container:
             yield container.get_connection_url()
         return
-    from compose.localstack import PostgresCluster
-
     with PostgresCluster() as cluster:
         yield cluster.url
 
@@ -88,20 +87,41 @@ def _with_database(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
+def create_database(server_url: str, *, migrated: bool = True) -> str:
+    """A new (migrated) database on the server of `server_url`; returns its URL."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(server_url, name)
+    if migrated:
+        migrate(url)
+    return url
+
+
 @pytest.fixture(scope="session")
 def make_database(postgres_url: str) -> Callable[..., str]:
     """Factory: a new, migrated database; returns its URL."""
 
     def make(*, migrated: bool = True) -> str:
-        name = f"test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = _with_database(postgres_url, name)
-        if migrated:
-            migrate(url)
-        return url
+        return create_database(postgres_url, migrated=migrated)
 
     return make
+
+
+@pytest.fixture
+def own_kafka() -> Iterator[KafkaBroker]:
+    """A broker of this test's own (the local stack's, never a shared one):
+    `halt()` then `start()` stops and restarts it on the same port and data."""
+    with KafkaBroker() as broker:
+        yield broker
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresCluster]:
+    """A PostgreSQL of this test's own, which it may `halt()` and `start()` again
+    (same port, same data); `create_database(own_postgres.url)` makes a database."""
+    with PostgresCluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")

@@ -58,11 +58,16 @@ class LocalServer:
     def start(self) -> str:
         raise NotImplementedError
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the server and keep its work dir and ports: `start()` resumes
+        it with its data, on the same port (what an outage looks like)."""
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(self.stop_signal)
         terminate(self._proc, grace=30)
         self._proc = None
+
+    def stop(self) -> None:
+        self.halt()
         if self._owned:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

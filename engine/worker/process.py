@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import structlog
 from prometheus_client import Histogram
@@ -60,6 +60,37 @@ log = structlog.get_logger(__name__)
 # within a batch, broker acks and database round trips are amortised.
 MATCH_BATCH = 1000
 PROJECT_BATCH = 2000
+
+
+# The projector's back-off between failed writes: 0.2 s doubling to 5 s. The
+# cap is how late the projection resumes after the database is back (a
+# failed attempt against a stopped server costs one refused connection).
+PROJECT_RETRY_FIRST_S = 0.2
+PROJECT_RETRY_MAX_S = 5.0
+
+T = TypeVar("T")
+
+
+async def write_until_done(
+    write: Callable[[], Awaitable[T]],
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """`write()` again and again until it succeeds: a batch's offsets must not
+    be committed before its rows are, so the projector never gives up."""
+    async for attempt in AsyncRetrying(
+        wait=wait_exponential(multiplier=PROJECT_RETRY_FIRST_S, max=PROJECT_RETRY_MAX_S),
+        retry=retry_if_exception_type(Exception),
+        sleep=sleep,
+        before_sleep=lambda state: log.warning(
+            "projection.retry",
+            attempt=state.attempt_number,
+            error=repr(state.outcome.exception()) if state.outcome else None,
+        ),
+    ):
+        with attempt:
+            return await write()
+    raise AssertionError("unreachable: the retry loop never gives up")
 
 
 def observe_since(histogram: Histogram, timestamps_ms: Sequence[int]) -> None:
@@ -227,20 +258,7 @@ class Worker:
     async def _write_forever(
         self, records: list[tuple[int, dict[str, Any]]]
     ) -> list[dict[str, Any]]:
-        # Never give up: the batch's offsets must not be committed before its
-        # rows are.
-        async for attempt in AsyncRetrying(
-            wait=wait_exponential(multiplier=0.2, max=30),
-            retry=retry_if_exception_type(Exception),
-            before_sleep=lambda state: log.warning(
-                "projection.retry",
-                attempt=state.attempt_number,
-                error=repr(state.outcome.exception()) if state.outcome else None,
-            ),
-        ):
-            with attempt:
-                return await self.writer.write(records)
-        raise AssertionError("unreachable: the retry loop never gives up")
+        return await write_until_done(lambda: self.writer.write(records))
 
     async def start(self) -> None:
         await ensure_topics(self.kafka, self.topics)

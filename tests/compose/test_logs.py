@@ -4,11 +4,15 @@ once froze the API for ten minutes and carried request data into the log)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
+import time
 
 import pytest
+
+from compose.logs import ErrorRateLimit, ForeignErrorLimit
 
 pytestmark = pytest.mark.unit
 
@@ -89,3 +93,44 @@ def test_a_throttled_line_is_limited_per_key_at_any_level() -> None:
     assert [f["trigger"] for f in failed].count("b") == 5
     assert all("throttle" not in f for f in failed)
     assert sum(line["event"] == "plain" for line in lines) == 100  # unthrottled lines untouched
+
+
+_FOREIGN = """
+import logging
+from compose.logs import configure_logging
+configure_logging()
+kafka = logging.getLogger("aiokafka.client")
+for attempt in range(50):
+    # What aiokafka logs on every reconnect while the broker is down.
+    kafka.error("Unable connect to node with id %s: %s", 1, "Connect call failed")
+print("survived", flush=True)
+"""
+
+
+def test_a_library_repeating_an_error_is_limited_and_never_gets_an_exception() -> None:
+    env = {**os.environ, "ORCHESTRATION_LOG_FORMAT": "json"}
+    done = subprocess.run(
+        [sys.executable, "-c", _FOREIGN], env=env, capture_output=True, text=True, timeout=60
+    )
+    # DropEvent (a BaseException) once escaped logger.error() into aiokafka.
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout == "survived\n"
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [line["event"] for line in lines] == [
+        "Unable connect to node with id 1: Connect call failed"
+    ] * 5
+
+
+def test_the_foreign_limit_counts_what_it_suppressed() -> None:
+    limit = ForeignErrorLimit(ErrorRateLimit(limit=2, window_s=0.2))
+
+    def record(n: int) -> logging.LogRecord:
+        return logging.LogRecord("aiokafka", logging.ERROR, __file__, 1, "down: %s", (n,), None)
+
+    kept = [limit.filter(record(n)) for n in range(5)]
+    assert kept == [True, True, False, False, False]
+    assert limit.filter(logging.LogRecord("x", logging.WARNING, "", 1, "down: %s", (0,), None))
+    time.sleep(0.25)
+    after = record(5)
+    assert limit.filter(after)
+    assert getattr(after, "orchestration_suppressed", None) == 3

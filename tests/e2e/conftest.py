@@ -31,6 +31,11 @@ class Stack:
     def topics(self) -> Topics:
         return Topics.from_settings(self.kafka)
 
+    @property
+    def worker_url(self) -> str:
+        """The first worker's probes: `/healthz`, `/readyz`, `/metrics`."""
+        return f"http://127.0.0.1:{self.env['ORCHESTRATION_WORKER_METRICS_PORT']}"
+
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.api_url, timeout=10)
 
@@ -43,13 +48,24 @@ class Stack:
             old.wait(timeout=20)
         else:
             terminate(old, grace=20)
+        self.spawn(name, log, command=name)
+
+    def spawn(
+        self, name: str, log: Path, *, command: str = "worker", **env: str
+    ) -> subprocess.Popen[bytes]:
+        """Start one more `orchestration <command>` as `name` on the stack's
+        settings plus `env` (`ORCHESTRATION_*` names), logging to `log`. A
+        second worker needs its own probe port: `worker_metrics_port=...`."""
+        extra = {f"ORCHESTRATION_{key.upper()}": value for key, value in env.items()}
         with log.open("wb") as out:
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "compose", name],
-                env=self.env,
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "compose", command],
+                env={**self.env, **extra},
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+        self.processes[name] = proc
+        return proc
 
 
 def _wait(ready: Callable[[], bool], procs: dict[str, subprocess.Popen[bytes]], logs: Path) -> None:
@@ -78,9 +94,17 @@ def run_stack(
 ) -> Iterator[Callable[..., Stack]]:
     started: list[Stack] = []
 
-    def start(*, worker: bool = True, **extra: str) -> Stack:
-        kafka = make_kafka_settings()
-        database = make_database()
+    def start(
+        *,
+        worker: bool = True,
+        kafka: KafkaSettings | None = None,
+        database: str | None = None,
+        **extra: str,
+    ) -> Stack:
+        """`kafka` / `database`: another broker's settings or another server's
+        database (a test's own, which it may stop) instead of the session's."""
+        kafka = kafka or make_kafka_settings()
+        database = database or make_database()
         api_port, metrics_port = free_port(), free_port()
         env = process_env(
             kafka,
@@ -94,13 +118,7 @@ def run_stack(
         stack = Stack(f"http://127.0.0.1:{api_port}", kafka, database, env)
         names = ["api", "worker"] if worker else ["api"]
         for name in names:
-            with (tmp_path / f"{name}.log").open("wb") as log:
-                stack.processes[name] = subprocess.Popen(
-                    [sys.executable, "-m", "compose", name],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+            stack.spawn(name, tmp_path / f"{name}.log", command=name)
         started.append(stack)
         _wait(
             lambda: _healthy(stack.api_url) and (not worker or port_open(metrics_port)),
