@@ -44,6 +44,8 @@ Handler = Callable[[Sequence[Record]], Awaitable[None]]
 # before fetching resumes (gained) or before the partitions go (lost).
 PartitionsHook = Callable[[set[TopicPartition]], Awaitable[None]]
 
+BATCH_RETRY_MAX_S = 5.0
+
 # Labels stay bounded: the process's loops times the partitions they own.
 LAG = Gauge(
     "orchestration_consumer_lag_records",
@@ -162,10 +164,11 @@ class BatchConsumer:
                 raise
             except Exception:
                 log.exception("batch.handler_failed", consumer=self.name, records=len(records))
-                # 0.5 s doubling to 30 s: a poison batch or a database outage
-                # costs at most 2 retries a minute instead of a hot loop.
+                # 0.5 s doubling to 5 s: a poison batch or an outage costs 12
+                # retries a minute instead of a hot loop, and the loop resumes
+                # within 5 s of the broker or database coming back.
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, BATCH_RETRY_MAX_S)
                 # Nothing of this batch was committed: read it again.
                 for tp in batch:
                     await self._rewind(consumer, tp)

@@ -161,6 +161,10 @@ class InstanceRunner:
         self.finished_retention = finished_retention
         self.publish_events = kafka.publish_events
         self._owned: set[int] = set()
+        # Owned partitions whose in-memory states or producer may be wrong (a
+        # batch's transactions failed part-way): no command of theirs is
+        # applied until they are fenced again and read back (`_resync`).
+        self._stale: set[int] = set()
         # One batch or one rebalance step at a time: a rebalance never drops
         # states under a batch that is writing them.
         self._lock = asyncio.Lock()
@@ -254,10 +258,23 @@ class InstanceRunner:
             for iid in [iid for iid, (p, _) in self._finished.items() if p in lost]:
                 del self._finished[iid]
             self._owned -= lost
+            self._stale -= lost
             await self._close_producers(lost)
         log.info("instances.revoked", partitions=sorted(lost), instances=len(dropped))
 
     async def _resync(self, partitions: set[int]) -> None:
+        """Rebuild `partitions` from the changelog, with new producers.
+
+        A producer whose transaction failed may be left in a fatal state
+        (aiokafka: `FATAL_ERROR -> IN_TRANSACTION` refused on every later
+        batch), and its open transaction would hold read-committed readers
+        back until the broker times it out (60 s). A new producer with the
+        same transactional id aborts that transaction and fences the old one
+        at once. Until this has succeeded the partitions stay stale: a
+        failure here (the broker still away) leaves them so, and the next
+        batch tries again before it applies anything.
+        """
+        self._stale |= partitions
         stale = [iid for iid, p in self._partition.items() if p in partitions]
         await self._cancel(stale)
         for iid in stale:
@@ -266,7 +283,9 @@ class InstanceRunner:
         for iid in [iid for iid, (p, _) in self._finished.items() if p in partitions]:
             del self._finished[iid]
         log.warning("instances.resync", partitions=sorted(partitions))
+        await self._open_producers(partitions)
         await self._recover(await self._restore(partitions))
+        self._stale -= partitions
 
     async def _cancel(self, instance_ids: Sequence[str]) -> None:
         tasks = [self._calls.pop(iid, None) for iid in instance_ids]
@@ -355,6 +374,8 @@ class InstanceRunner:
             await self._run_locked(records)
 
     async def _run_locked(self, records: Sequence[Record]) -> None:
+        if self._stale & self._owned:
+            await self._resync(self._stale & self._owned)
         # New states stay local until every record is acknowledged.
         states: dict[str, InstanceState | None] = {}
         effects: list[tuple[str, InstanceState, Effect]] = []
