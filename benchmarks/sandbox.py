@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import io
 import os
 import pstats
@@ -62,8 +63,6 @@ def sandbox_process(profile_to: Path | None) -> Iterator[tuple[str, int]]:
 
 def serve(port: int, profile_to: Path) -> None:
     """Child process entry: the sandbox as the CLI serves it, under cProfile."""
-    import cProfile
-
     import uvicorn
 
     from compose.sandbox import SandboxSettings, create_app
@@ -135,9 +134,23 @@ def overdraft(i: int) -> dict[str, Any]:
     return {"Ledger": "main", "Data": {"script": {"plain": plain}}}
 
 
-def measured(pid: int, base: str, name: str, build: Any, requests: int, concurrency: int) -> Result:
+def measured(
+    pid: int,
+    base: str,
+    name: str,
+    build: Any,
+    requests: int,
+    concurrency: int,
+    profiler: cProfile.Profile | None = None,
+) -> Result:
     server, client = cpu_seconds(pid), time.process_time()
-    result = asyncio.run(run(base, name, build, requests, concurrency))
+    if profiler is not None:
+        profiler.enable()
+    try:
+        result = asyncio.run(run(base, name, build, requests, concurrency))
+    finally:
+        if profiler is not None:
+            profiler.disable()
     # The warm-up's few requests are counted too: a rounding error at 20,000.
     result.server_cpu_ms = (cpu_seconds(pid) - server) / requests * 1000
     result.client_cpu_ms = (time.process_time() - client) / requests * 1000
@@ -190,6 +203,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--profile", action="store_true", help="run the sandbox under cProfile")
+    parser.add_argument(
+        "--profile-client", action="store_true", help="run the client side under cProfile"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--profile-to", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -198,11 +214,12 @@ def main() -> None:
         return
 
     profile = Path(tempfile.mkdtemp()) / "sandbox.prof" if args.profile else None
+    client_profiler = cProfile.Profile() if args.profile_client else None
     load_before = os.getloadavg()[0]
     with sandbox_process(profile) as (base, pid):
         assert httpx.post(f"{base}/api/ledger/v2/main").status_code == 204
         results = [
-            measured(pid, base, kind, build, args.requests, args.concurrency)
+            measured(pid, base, kind, build, args.requests, args.concurrency, client_profiler)
             for kind, build in (("postings", postings), ("overdraft script", overdraft))
         ]
         rss = peak_rss_mib(pid)
@@ -211,7 +228,8 @@ def main() -> None:
     out.write(
         f"\nOne sandbox process (uvicorn), engine.activities.HttpStack on the same machine "
         f"({os.cpu_count()} CPUs), concurrency {args.concurrency}, amounts 2^70+3"
-        f"{', under cProfile' if profile else ''}.\n\n"
+        f"{', sandbox under cProfile' if profile else ''}"
+        f"{', client under cProfile' if client_profiler else ''}.\n\n"
     )
     out.write(
         "| CreateTransaction | requests | tx/s | p50 | p99 | errors "
@@ -228,8 +246,11 @@ def main() -> None:
     out.write(f"Machine load average (1 min) before the run: {load_before:.2f}\n")
     print(out.getvalue())
     if profile is not None and profile.exists():
-        stats = pstats.Stats(str(profile))
-        stats.sort_stats("tottime").print_stats(25)
+        print("Sandbox (server) profile:")
+        pstats.Stats(str(profile)).sort_stats("tottime").print_stats(25)
+    if client_profiler is not None:
+        print("Client (HttpStack) profile:")
+        pstats.Stats(client_profiler).sort_stats("tottime").print_stats(30)
 
 
 if __name__ == "__main__":
