@@ -69,6 +69,7 @@ def serve(port: int, profile_to: Path) -> None:
     import uvicorn
 
     from compose.sandbox import SandboxSettings, create_app
+    from compose.sandbox.app import UVICORN_OPTIONS
 
     # uvicorn re-raises the SIGTERM it handled once it has shut down; exit
     # through Python then, so the stats below are written.
@@ -82,6 +83,7 @@ def serve(port: int, profile_to: Path) -> None:
             port=port,
             log_config=None,
             access_log=False,
+            **UVICORN_OPTIONS,
         )
     finally:
         profiler.disable()
