@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from measure import serving
+from measure import peak_rss_mib, serving
 
 from compose.localstack import free_port
 
@@ -88,13 +88,6 @@ def serve(port: int, profile_to: Path) -> None:
     finally:
         profiler.disable()
         profiler.dump_stats(profile_to)
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -228,6 +221,7 @@ def main() -> None:
             for kind, build in (("postings", postings), ("overdraft script", overdraft))
         ]
         rss = peak_rss_mib(pid)
+    client_rss = peak_rss_mib(os.getpid())
 
     out = io.StringIO()
     out.write(
@@ -247,7 +241,7 @@ def main() -> None:
             f"{r.p99_ms:.1f} ms | {r.errors} | {r.server_cpu_ms:.2f} ms | "
             f"{r.client_cpu_ms:.2f} ms | {1000 / r.server_cpu_ms:,.0f} |\n"
         )
-    out.write(f"\nPeak RSS of the sandbox process: {rss:.0f} MiB\n")
+    out.write(f"\nPeak RSS: sandbox process {rss:.0f} MiB, client process {client_rss:.0f} MiB\n")
     out.write(f"Machine load average (1 min) before the run: {load_before:.2f}\n")
     print(out.getvalue())
     if profile is not None and profile.exists():

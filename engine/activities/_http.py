@@ -48,8 +48,8 @@ _ACTIVITIES: dict[str, Activity] = {
 # misbehaving proxy that answers with a page of text.
 _MAX_MESSAGE = 1000
 # Shared, never mutated: the per-call headers are built from these.
-_NO_BODY = {"Accept": "application/json"}
-_JSON_BODY = {"Accept": "application/json", "Content-Type": "application/json"}
+_ACCEPT_JSON = {"Accept": "application/json"}
+_SEND_JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
 class HttpStack:
@@ -149,7 +149,7 @@ class _Attempt:
     ) -> Answer:
         stack = self._stack
         self.current = f"{method} {path}"
-        headers = _JSON_BODY if body is not NO_BODY else _NO_BODY
+        headers = _SEND_JSON if body is not NO_BODY else _ACCEPT_JSON
         content = codec.dumps(body) if body is not NO_BODY else None
         if self._key is not None and method != "GET":
             headers = {**headers, "Idempotency-Key": self._key}
