@@ -147,6 +147,11 @@ def api() -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # As before httptools and uvloop were installed for the sandbox:
+        # the API's limits and hostile-input tests were proven under h11;
+        # switching it is its own change, measured by benchmarks/api.py.
+        http="h11",
+        loop="asyncio",
     )
     server = uvicorn.Server(config)
     application.state.request_exit = lambda: setattr(server, "should_exit", True)
@@ -260,6 +265,8 @@ def sandbox(
         for error in exc.errors():
             typer.echo(f"error: {'.'.join(map(str, error['loc']))}: {error['msg']}", err=True)
         raise typer.Exit(2) from None
+    from compose.sandbox.app import UVICORN_OPTIONS
+
     typer.echo(f"sandbox on http://127.0.0.1:{port} (in memory, not a ledger)", err=True)
     uvicorn.run(
         create_app(settings),
@@ -268,6 +275,7 @@ def sandbox(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
+        **UVICORN_OPTIONS,
     )
 
 

@@ -10,11 +10,12 @@ import asyncio
 import re
 import time
 from collections.abc import Callable
+from urllib.parse import urlencode
 
-import httpx
 from pydantic import SecretStr
 
 from engine.activities._errors import ActivityFailure
+from engine.activities._transport import Transport, TransportError
 from streams import codec
 
 TOKEN_PATH = "/api/auth/oauth/token"  # noqa: S105 (a path, not a secret)
@@ -27,6 +28,7 @@ _REFRESH_MARGIN = 30.0
 # RFC 6749 5.2 error codes are lower-case words; anything else the endpoint
 # says stays out of messages (it could echo what we sent).
 _OAUTH_ERROR = re.compile(r"[a-z_]{1,64}")
+_FORM = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
 
 
 class Credentials:
@@ -34,7 +36,7 @@ class Credentials:
 
     refreshable = False
 
-    async def header(self, http: httpx.AsyncClient, *, stale: str | None = None) -> str | None:
+    async def header(self, http: Transport, *, stale: str | None = None) -> str | None:
         return None
 
 
@@ -42,7 +44,7 @@ class StaticToken(Credentials):
     def __init__(self, token: SecretStr) -> None:
         self._token = token
 
-    async def header(self, http: httpx.AsyncClient, *, stale: str | None = None) -> str | None:
+    async def header(self, http: Transport, *, stale: str | None = None) -> str | None:
         return f"Bearer {self._token.get_secret_value()}"
 
 
@@ -72,7 +74,7 @@ class ClientCredentials(Credentials):
         self._header: str | None = None
         self._renew_at = 0.0
 
-    async def header(self, http: httpx.AsyncClient, *, stale: str | None = None) -> str | None:
+    async def header(self, http: Transport, *, stale: str | None = None) -> str | None:
         async with self._lock:
             fresh = self._header is not None and self._clock() < self._renew_at
             if fresh and (stale is None or self._header != stale):
@@ -84,7 +86,7 @@ class ClientCredentials(Credentials):
             self._renew_at = self._clock() + lifetime - margin
             return self._header
 
-    async def _fetch(self, http: httpx.AsyncClient) -> tuple[str, float]:
+    async def _fetch(self, http: Transport) -> tuple[str, float]:
         form = {
             "grant_type": "client_credentials",
             "client_id": self._id,
@@ -92,22 +94,21 @@ class ClientCredentials(Credentials):
             "scope": SCOPES,
         }
         try:
-            resp = await http.post(self._url, data=form, headers={"Accept": "application/json"})
-        except httpx.HTTPError as exc:
-            raise ActivityFailure(
-                f"token request to {TOKEN_PATH} failed: {type(exc).__name__}"
-            ) from None
+            resp = await http.exchange("POST", self._url, _FORM, urlencode(form).encode())
+        except TransportError as exc:
+            # The kind only: a transport's text could quote what was sent.
+            raise ActivityFailure(f"token request to {TOKEN_PATH} failed: {exc.kind}") from None
         try:
-            body = codec.loads(resp.content) if resp.content else None
+            body = codec.loads(resp.body) if resp.body else None
         except ValueError:
             body = None
-        if resp.status_code != 200:
+        if resp.status != 200:
             error = body.get("error") if isinstance(body, dict) else None
             known = isinstance(error, str) and _OAUTH_ERROR.fullmatch(error)
             detail = f" ({error})" if known else ""
             raise ActivityFailure(
-                f"token request to {TOKEN_PATH} answered {resp.status_code}{detail}",
-                status=resp.status_code,
+                f"token request to {TOKEN_PATH} answered {resp.status}{detail}",
+                status=resp.status,
             )
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:

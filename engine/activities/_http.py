@@ -1,11 +1,11 @@
-"""HttpStack: the Stack port over httpx, against a Formance stack gateway.
+"""HttpStack: the Stack port over a ``Transport`` (aiohttp), against a Formance stack gateway.
 
 One ``call`` is one attempt of one activity: take a slot (and a token) of the
 target service, then within ``activity_timeout`` send the request(s) with
 credentials and, for the mutating ledger and wallets calls, the
 ``Idempotency-Key`` header. Bodies are encoded and answers decoded with
-``streams.codec``, so amounts beyond 64 bits stay exact both ways (httpx's
-``json=`` and ``.json()`` would go through the stdlib or float paths).
+``streams.codec``, so amounts beyond 64 bits stay exact both ways, and a body
+is encoded once per attempt: a 401 retry sends the same bytes.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import asyncio
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlencode
 
-import httpx
+from yarl import URL
 
 from engine.activities import _ledger, _payments, _wallets
 from engine.activities._auth import TOKEN_PATH, ClientCredentials, Credentials, StaticToken
@@ -24,6 +25,7 @@ from engine.activities._exchange import NO_BODY, Activity, Answer, RequestError
 from engine.activities._limits import ServiceLimit
 from engine.activities._names import SERVICES, TYPED
 from engine.activities._settings import ActivitySettings
+from engine.activities._transport import AiohttpTransport, Reply, Transport, TransportError
 from streams import codec
 
 _ACTIVITIES: dict[str, Activity] = {
@@ -45,35 +47,35 @@ _ACTIVITIES: dict[str, Activity] = {
 # 1,000 characters keep a ledger validation message whole but bound a
 # misbehaving proxy that answers with a page of text.
 _MAX_MESSAGE = 1000
+# Shared, never mutated: the per-call headers are built from these.
+_ACCEPT_JSON = {"Accept": "application/json"}
+_SEND_JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
 class HttpStack:
     """The activities against ``settings.stack_url``.
 
-    ``client`` is used as given (tests pass ``httpx.MockTransport`` or
-    ``httpx.ASGITransport`` clients) and then stays the caller's to close;
-    otherwise HttpStack makes one and ``aclose()`` closes it.
+    ``transport`` is used as given (tests pass a fake) and then stays the
+    caller's to close; otherwise HttpStack makes an ``AiohttpTransport`` and
+    ``aclose()`` closes it.
     """
 
-    def __init__(self, settings: ActivitySettings, client: httpx.AsyncClient | None = None) -> None:
-        base = httpx.URL(settings.stack_url)
+    def __init__(self, settings: ActivitySettings, transport: Transport | None = None) -> None:
+        base = URL(settings.stack_url)
         if base.scheme not in ("http", "https") or not base.host:
             raise ValueError("ORCHESTRATION_STACK_URL must be an absolute http(s) URL")
-        if base.userinfo:
+        if base.user is not None or base.password is not None:
             # Failure messages name paths only, but a URL with a password must
-            # not be able to reach a log line through an httpx error text.
+            # not be able to reach a log line through a transport error text.
             raise ValueError("ORCHESTRATION_STACK_URL must not carry credentials")
-        self._base = str(base).rstrip("/")
+        self._base = str(base.with_query(None).with_fragment(None)).rstrip("/")
         self._timeout = settings.activity_timeout
-        self._owned = client is None
-        # httpx pools 100 connections by default; size it to every slot of the
-        # three services plus the token request, so the pool never becomes a
-        # hidden fourth limit that eats into the attempts' time.
+        self._owned = transport is None
+        # Every slot of the three services plus the token request, so the
+        # pool never becomes a hidden fourth limit that eats into the
+        # attempts' time.
         slots = 3 * settings.activity_max_concurrency + 1
-        self._http = client or httpx.AsyncClient(
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=slots, max_keepalive_connections=slots),
-        )
+        self._transport = transport or AiohttpTransport(slots)
         self._credentials = _credentials(settings, self._base)
         self._limits = {
             service: ServiceLimit(settings.activity_max_concurrency, settings.activity_rate_limit)
@@ -100,7 +102,7 @@ class HttpStack:
 
     async def aclose(self) -> None:
         if self._owned:
-            await self._http.aclose()
+            await self._transport.aclose()
 
     async def __aenter__(self) -> HttpStack:
         return self
@@ -147,54 +149,41 @@ class _Attempt:
     ) -> Answer:
         stack = self._stack
         self.current = f"{method} {path}"
-        headers = {"Accept": "application/json"}
-        content = None
-        if body is not NO_BODY:
-            content = codec.dumps(body)
-            headers["Content-Type"] = "application/json"
+        headers = _SEND_JSON if body is not NO_BODY else _ACCEPT_JSON
+        content = codec.dumps(body) if body is not NO_BODY else None
         if self._key is not None and method != "GET":
-            headers["Idempotency-Key"] = self._key
-        auth = await stack._credentials.header(stack._http)
-        resp = await self._exchange(method, path, params, content, headers, auth)
-        if resp.status_code == 401 and stack._credentials.refreshable:
+            headers = {**headers, "Idempotency-Key": self._key}
+        # Query strings encoded as Go's url.Values.Encode (and httpx before) does: quote_plus.
+        url = stack._base + path + (f"?{urlencode(params)}" if params else "")
+        auth = await stack._credentials.header(stack._transport)
+        reply = await self._exchange(method, path, url, content, headers, auth)
+        if reply.status == 401 and stack._credentials.refreshable:
             # Revoked or expired early: one new token, one more try. The same
             # Idempotency-Key makes the repeat of a mutating call safe.
-            auth = await stack._credentials.header(stack._http, stale=auth)
-            resp = await self._exchange(method, path, params, content, headers, auth)
-        return self._answer(method, path, resp)
+            auth = await stack._credentials.header(stack._transport, stale=auth)
+            reply = await self._exchange(method, path, url, content, headers, auth)
+        return self._answer(method, path, reply)
 
     async def _exchange(
         self,
         method: str,
         path: str,
-        params: Mapping[str, str] | None,
+        url: str,
         content: bytes | None,
-        headers: dict[str, str],
+        headers: Mapping[str, str],
         auth: str | None,
-    ) -> httpx.Response:
-        stack = self._stack
+    ) -> Reply:
         if auth is not None:
             headers = {**headers, "Authorization": auth}
         try:
-            return await stack._http.request(
-                method,
-                stack._base + path,
-                params=params,
-                content=content,
-                headers=headers,
-                timeout=stack._timeout,
-            )
-        except httpx.TimeoutException as exc:
-            raise ActivityFailure(f"timeout ({type(exc).__name__}) on {method} {path}") from None
-        except httpx.HTTPError as exc:
-            raise ActivityFailure(
-                f"{method} {path} failed: {type(exc).__name__}: {exc}"[:_MAX_MESSAGE]
-            ) from None
+            return await self._stack._transport.exchange(method, url, headers, content)
+        except TransportError as exc:
+            raise ActivityFailure(f"{method} {path} failed: {exc}"[:_MAX_MESSAGE]) from None
 
-    def _answer(self, method: str, path: str, resp: httpx.Response) -> Answer:
-        status = resp.status_code
+    def _answer(self, method: str, path: str, reply: Reply) -> Answer:
+        status = reply.status
         try:
-            data = codec.loads(resp.content) if resp.content.strip() else None
+            data = codec.loads(reply.body) if reply.body.strip() else None
         except ValueError:
             data = NO_BODY
         if 200 <= status < 300:

@@ -19,8 +19,11 @@ class ActivitySettings(StackSettings):
     # Calls in flight per target service (ledger, wallets, payments), per
     # worker process. Separate pools: a slow ledger fills its own slots and
     # cannot starve wallets or payments calls. See _limits.py for the number.
-    # 16: on 2 cores, 32 halved the sends completed per second (109/s against
-    # 270/s at 16, benchmarks/engine.py): httpcore scans its whole pool per request.
+    # 16 was chosen with the httpx client, where 32 halved the sends completed
+    # per second on 2 cores (109/s against 270/s, benchmarks/engine.py):
+    # httpcore scanned its whole pool per request. The aiohttp transport costs
+    # the same per call at 2, 8 or 32 in flight (benchmarks/sandbox.py); the
+    # default stays until benchmarks/engine.py is measured again on a quiet box.
     activity_max_concurrency: int = Field(default=16, ge=1, le=1024)
     # Calls per second per target service, 0 = unlimited (a token bucket with
     # one second of burst).

@@ -1,24 +1,27 @@
-"""An in-repo fake stack for HttpStack unit tests: a plain handler behind httpx.MockTransport.
+"""An in-repo fake stack for HttpStack unit tests: a plain handler behind the Transport port.
 
-``FakeStack(handler)`` records every request (decoded with ``streams.codec``)
-and answers with what ``handler(request)`` returns; ``reply`` builds answers.
+``FakeStack(handler)`` is a ``Transport``: it records every request (decoded
+with ``streams.codec``) and answers with what ``handler(seen)`` returns
+(raising ``TransportError`` plays a broken connection); ``reply`` builds
+answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 from pydantic import SecretStr
 
 from engine.activities import ActivitySettings, HttpStack
+from engine.activities._transport import Reply
 from streams import codec
 
 BASE = "http://stack.test"
 
-Handler = Callable[["Seen"], "httpx.Response | Awaitable[httpx.Response]"]
+Handler = Callable[["Seen"], "Reply | Awaitable[Reply]"]
 
 
 @dataclass
@@ -26,18 +29,17 @@ class Seen:
     method: str
     path: str  # as sent, percent-escapes kept
     query: dict[str, str]
-    headers: httpx.Headers
+    headers: dict[str, str]  # names lower-cased, as HTTP compares them
     raw: bytes
     body: Any  # decoded JSON, or None when empty
 
     @property
     def form(self) -> dict[str, str]:
-        return dict(httpx.QueryParams(self.raw.decode()))
+        return dict(parse_qsl(self.raw.decode(), keep_blank_values=True))
 
 
-def reply(status: int = 200, body: Any = None, *, raw: bytes | None = None) -> httpx.Response:
-    content = raw if raw is not None else (b"" if body is None else codec.dumps(body))
-    return httpx.Response(status, content=content, headers={"Content-Type": "application/json"})
+def reply(status: int = 200, body: Any = None, *, raw: bytes | None = None) -> Reply:
+    return Reply(status, raw if raw is not None else (b"" if body is None else codec.dumps(body)))
 
 
 def settings(**overrides: Any) -> ActivitySettings:
@@ -63,28 +65,32 @@ class FakeStack:
         self.seen: list[Seen] = []
         self._handler = handler or (lambda seen: reply(204))
 
-    async def _handle(self, request: httpx.Request) -> httpx.Response:
-        raw = await request.aread()
-        is_json = request.headers.get("content-type") == "application/json"
+    async def exchange(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Reply:
+        parts = urlsplit(url)
+        lowered = {name.lower(): value for name, value in headers.items()}
+        raw = body or b""
+        is_json = lowered.get("content-type") == "application/json"
         seen = Seen(
-            method=request.method,
-            path=request.url.raw_path.decode().split("?")[0],
-            query=dict(request.url.params),
-            headers=request.headers,
+            method=method,
+            path=parts.path,
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers=lowered,
             raw=raw,
             body=codec.loads(raw) if raw and is_json else None,
         )
         self.seen.append(seen)
         answer = self._handler(seen)
-        if not isinstance(answer, httpx.Response):
+        if not isinstance(answer, Reply):
             answer = await answer
         return answer
 
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.MockTransport(self._handle))
+    async def aclose(self) -> None:
+        pass
 
     def stack(self, **overrides: Any) -> HttpStack:
-        return HttpStack(settings(**overrides), self.client())
+        return HttpStack(settings(**overrides), self)
 
     def api_calls(self) -> list[Seen]:
         return [s for s in self.seen if not s.path.startswith("/api/auth/")]

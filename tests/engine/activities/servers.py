@@ -13,8 +13,10 @@ import uvicorn
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 (a free port); yields its base URL, stops it on exit."""
+def serve(app: Any, **options: Any) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 (a free port); yields its base URL, stops it on exit.
+
+    ``options`` go to ``uvicorn.Config`` (e.g. ``timeout_keep_alive``)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -22,7 +24,12 @@ def serve(app: Any) -> Iterator[str]:
     # A request still hanging at the end (the time-out tests) must not hold
     # the shutdown for uvicorn's unbounded default.
     config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=1
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+        **options,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import pytest
 
 from engine.activities import ActivityFailure
+from engine.activities._transport import Reply
 from tests.engine.activities.fake_stack import FakeStack, Seen, reply, settings
 
 pytestmark = pytest.mark.unit
@@ -26,7 +26,7 @@ class Auth:
         self.reject = reject or set()
         self.fake = FakeStack(self.handle)
 
-    def handle(self, seen: Seen) -> httpx.Response:
+    def handle(self, seen: Seen) -> Reply:
         if seen.path == "/api/auth/oauth/token":
             self.issued += 1
             body: dict[str, Any] = {"access_token": f"tok-{self.issued}", "token_type": "Bearer"}
@@ -134,7 +134,7 @@ async def test_a_token_without_lifetime_is_kept_until_refused() -> None:
 
 
 async def test_a_refused_token_request_fails_retryable_without_the_secret() -> None:
-    def handler(seen: Seen) -> httpx.Response:
+    def handler(seen: Seen) -> Reply:
         return reply(401, {"error": "invalid_client", "error_description": "cl13nt-s3cr3t wrong"})
 
     fake = FakeStack(handler)

@@ -6,10 +6,10 @@ import asyncio
 import socket
 from typing import Any
 
-import httpx
 import pytest
 
 from engine.activities import ActivityFailure, HttpStack
+from engine.activities._transport import Reply, TransportError
 from tests.engine.activities.fake_stack import FakeStack, Seen, reply, settings
 
 pytestmark = pytest.mark.unit
@@ -108,7 +108,7 @@ async def test_untyped_not_found_names_the_request() -> None:
 
 
 async def test_transfer_initiation_failures_are_untyped() -> None:
-    def handler(seen: Seen) -> httpx.Response:
+    def handler(seen: Seen) -> Reply:
         if seen.method == "GET":
             return reply(200, {"cursor": {"data": []}})
         return reply(400, {"errorCode": "VALIDATION", "errorMessage": "invalid type"})
@@ -159,7 +159,7 @@ async def test_a_success_without_the_expected_envelope_is_a_retryable_failure() 
 
 
 async def test_an_attempt_that_outlives_its_time_limit_fails_retryable() -> None:
-    async def slow(seen: Seen) -> httpx.Response:
+    async def slow(seen: Seen) -> Reply:
         await asyncio.sleep(5)
         return reply(204)
 
@@ -174,13 +174,16 @@ async def test_an_attempt_that_outlives_its_time_limit_fails_retryable() -> None
     )
 
 
-async def test_an_httpx_timeout_is_a_retryable_failure() -> None:
-    def timing_out(seen: Seen) -> httpx.Response:
-        raise httpx.ReadTimeout("timed out")
+async def test_a_broken_exchange_is_a_retryable_failure_naming_the_request() -> None:
+    def resetting(seen: Seen) -> Reply:
+        raise TransportError("ServerDisconnectedError", "Server disconnected")
 
-    failure = await failure_of(FakeStack(timing_out), "DebitWallet", DEBIT)
+    failure = await failure_of(FakeStack(resetting), "DebitWallet", DEBIT)
     assert (failure.code, failure.retryable, failure.status) == (None, True, None)
-    assert failure.message == f"timeout (ReadTimeout) on POST /api/wallets/wallets/{WALLET}/debit"
+    assert failure.message == (
+        f"POST /api/wallets/wallets/{WALLET}/debit failed: "
+        "ServerDisconnectedError: Server disconnected"
+    )
 
 
 def closed_port() -> int:
@@ -196,7 +199,7 @@ async def test_connection_refused_is_a_retryable_failure_without_secrets() -> No
             await stack.call("GetWallet", {"id": "w"}, idempotency_key=None)
     failure = caught.value
     assert (failure.code, failure.retryable, failure.status) == (None, True, None)
-    assert failure.message.startswith("GET /api/wallets/wallets/w failed: ConnectError")
+    assert failure.message.startswith("GET /api/wallets/wallets/w failed: ClientConnectorError")
     assert "s3cr3t" not in failure.message
     assert "s3cr3t" not in repr(failure)
 

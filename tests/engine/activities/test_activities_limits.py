@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-import httpx
 import pytest
 
 from engine.activities._limits import TokenBucket
+from engine.activities._transport import Reply
 from tests.engine.activities.fake_stack import FakeStack, Seen, reply
 
 pytestmark = pytest.mark.unit
@@ -23,7 +23,7 @@ class Slow:
         self.peak: dict[str, int] = {}
         self.fake = FakeStack(self.handle)
 
-    async def handle(self, seen: Seen) -> httpx.Response:
+    async def handle(self, seen: Seen) -> Reply:
         service = seen.path.split("/")[2]
         self.in_flight[service] = self.in_flight.get(service, 0) + 1
         self.peak[service] = max(self.peak.get(service, 0), self.in_flight[service])
@@ -60,7 +60,7 @@ async def test_each_service_has_its_own_limit() -> None:
 async def test_a_stuck_service_does_not_block_the_others() -> None:
     release = asyncio.Event()
 
-    async def handler(seen: Seen) -> httpx.Response:
+    async def handler(seen: Seen) -> Reply:
         if "/ledger/" in seen.path:
             await release.wait()
         return reply(200, {"data": {"id": "w", "address": "a"}})
@@ -92,7 +92,7 @@ async def test_the_rate_limit_spaces_calls_after_a_one_second_burst() -> None:
     stamps: list[float] = []
     loop = asyncio.get_running_loop()
 
-    def handler(seen: Seen) -> httpx.Response:
+    def handler(seen: Seen) -> Reply:
         stamps.append(loop.time())
         return reply(200, {"data": {"id": "w"}})
 
