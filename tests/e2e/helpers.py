@@ -205,10 +205,11 @@ class SandboxClient:
             },
         )
 
-    def transfers(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self.call("GET", "/api/payments/transfer-initiations")[
-            "cursor"
-        ]["data"]
+    def transfers(self, **match: Any) -> list[dict[str, Any]]:
+        """The transfer initiations whose fields equal `match` (all when none given)."""
+        query = httpx.QueryParams({"query": codec.dumps({"$match": match}).decode()})
+        path = f"/api/payments/transfer-initiations?{query}"
+        rows: list[dict[str, Any]] = self.call("GET", path)["cursor"]["data"]
         return rows
 
     def journal(self) -> list[dict[str, Any]]:
