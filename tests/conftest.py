@@ -134,9 +134,10 @@ def database_settings(database_url: str) -> DatabaseSettings:
     return DatabaseSettings(database_url=database_url)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_kafka_settings(kafka_bootstrap: str) -> Callable[..., KafkaSettings]:
-    """Factory: settings with a unique topic prefix (and inbound topics) per call."""
+    """Factory: settings with a unique topic prefix (and inbound topics) per call
+    (session-scoped so module-scoped stacks can use it)."""
 
     def make(**overrides: object) -> KafkaSettings:
         tag = uuid.uuid4().hex[:8]

@@ -46,7 +46,7 @@ from engine.instance._inputs import (
 )
 from engine.instance._plans import next_call
 from engine.instance._run import PlanError
-from engine.instance._send_plan import tolerates_conflict
+from engine.instance._send_plan import stage_failure, tolerates_conflict
 from engine.instance._state import EVENT_BUFFER, InstanceState, PlannedCall
 
 CANCELED_STAGE = "canceled"  # 4.5 and 8.5 spell it with one l ...
@@ -352,7 +352,10 @@ def _failed(state: InstanceState, event: ActivityFailed, effects: list[Effect]) 
             )
         )
     )
-    return _finish_stage(state, event.now, effects, event.message)
+    call = state.plan[state.position]
+    return _finish_stage(
+        state, event.now, effects, stage_failure(call.name, call.request, event.message)
+    )
 
 
 def _hold(state: InstanceState, event: ActivityFailed, effects: list[Effect]) -> InstanceState:

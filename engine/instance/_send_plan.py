@@ -319,6 +319,21 @@ def _wallet_id(wallet: dict[str, Any]) -> str:
     return wallet_id if isinstance(wallet_id, str) else ""
 
 
+def stage_failure(name: str, request: dict[str, Any], message: str) -> str:
+    """The stage's error when activity ``name`` failed for good with ``message`` (8.3).
+
+    The two reads whose answer the stage needs name what they were reading
+    (``retrieving payment: <id>: ...``, ``reading account: <id>: ...``); every
+    other failure is the activity's message as is (a ledger or wallets
+    ``errorMessage`` for the typed ones).
+    """
+    if name == "GetPayment":
+        return f"retrieving payment: {request.get('id', '')}: {message}"
+    if name == "GetAccount":
+        return f"reading account: {request.get('id', '')}: {message}"
+    return message
+
+
 def tolerates_conflict(stage: Send, position: int) -> bool:
     """Whether a CONFLICT at ``position`` is ignored: a payment's ingestion seen before (6.2)."""
     return stage.source.payment is not None and position == INGESTION_POSITION

@@ -1,5 +1,10 @@
 """The production processes (`orchestration worker`, `orchestration api`) as
-subprocesses against the session's real Kafka and PostgreSQL."""
+subprocesses against the session's real Kafka and PostgreSQL.
+
+`run_stack` starts stacks for one test; `module_launcher` starts stacks and
+sandboxes shared by every test of a module (a parametrized matrix pays the
+start-up of a few seconds once, not once per case).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from compose.localstack import free_port
 from compose.localstack._process import port_open, terminate
 from streams import KafkaSettings, Topics
 from tests.processes import process_env
+from tests.sandbox.conftest import spawn_sandbox
 
 
 @dataclass
@@ -86,25 +92,31 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def run_stack(
-    make_database: Callable[..., str],
-    make_kafka_settings: Callable[..., KafkaSettings],
-    tmp_path: Path,
-) -> Iterator[Callable[..., Stack]]:
-    started: list[Stack] = []
+@dataclass
+class Launcher:
+    """Starts stacks (API and worker on a fresh database and topic prefix) and
+    sandboxes, each logging under `logs`; `close()` stops them all."""
 
-    def start(
+    make_database: Callable[..., str]
+    make_kafka_settings: Callable[..., KafkaSettings]
+    logs: Path
+    stacks: list[Stack] = field(default_factory=list)
+    sandboxes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def stack(
+        self,
         *,
         worker: bool = True,
+        logs: Path | None = None,
         kafka: KafkaSettings | None = None,
         database: str | None = None,
         **extra: str,
     ) -> Stack:
         """`kafka` / `database`: another broker's settings or another server's
         database (a test's own, which it may stop) instead of the session's."""
-        kafka = kafka or make_kafka_settings()
-        database = database or make_database()
+        logs = logs or self.logs
+        kafka = kafka or self.make_kafka_settings()
+        database = database or self.make_database()
         api_port, metrics_port = free_port(), free_port()
         env = process_env(
             kafka,
@@ -118,16 +130,56 @@ def run_stack(
         stack = Stack(f"http://127.0.0.1:{api_port}", kafka, database, env)
         names = ["api", "worker"] if worker else ["api"]
         for name in names:
-            stack.spawn(name, tmp_path / f"{name}.log", command=name)
-        started.append(stack)
+            stack.spawn(name, logs / f"{name}.log", command=name)
+        self.stacks.append(stack)
         _wait(
             lambda: _healthy(stack.api_url) and (not worker or port_open(metrics_port)),
             stack.processes,
-            tmp_path,
+            logs,
         )
         return stack
 
-    yield start
-    for stack in started:
-        for proc in stack.processes.values():
-            terminate(proc, grace=20)
+    def sandbox(self, *flags: str, env: dict[str, str] | None = None) -> str:
+        url, proc = spawn_sandbox(self.logs, *flags, env=env)
+        self.sandboxes.append(proc)
+        return url
+
+    def stack_on_sandbox(
+        self, name: str, *, sandbox_env: dict[str, str] | None = None, **extra: str
+    ) -> tuple[Stack, str]:
+        """A sandbox (faulted by `sandbox_env`) and a stack whose worker calls it,
+        logging under `logs/name`."""
+        logs = self.logs / name
+        logs.mkdir()
+        url, proc = spawn_sandbox(logs, env=sandbox_env)
+        self.sandboxes.append(proc)
+        return self.stack(logs=logs, stack_url=url, **extra), url
+
+    def close(self) -> None:
+        for stack in self.stacks:
+            for proc in stack.processes.values():
+                terminate(proc, grace=20)
+        for proc in self.sandboxes:
+            terminate(proc, grace=10)
+
+
+@pytest.fixture
+def run_stack(
+    make_database: Callable[..., str],
+    make_kafka_settings: Callable[..., KafkaSettings],
+    tmp_path: Path,
+) -> Iterator[Callable[..., Stack]]:
+    launcher = Launcher(make_database, make_kafka_settings, tmp_path)
+    yield launcher.stack
+    launcher.close()
+
+
+@pytest.fixture(scope="module")
+def module_launcher(
+    make_database: Callable[..., str],
+    make_kafka_settings: Callable[..., KafkaSettings],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Launcher]:
+    launcher = Launcher(make_database, make_kafka_settings, tmp_path_factory.mktemp("stacks"))
+    yield launcher
+    launcher.close()

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.e2e.test_walking_skeleton import poll, publish
+from tests.e2e.helpers import poll, publish
 
 pytestmark = pytest.mark.e2e
 

@@ -1,9 +1,13 @@
-"""Every example workflow shipped upstream (BEHAVIOUR 5.9) run through the API on the sandbox.
+"""Every upstream example workflow (BEHAVIOUR 5.9) on the sandbox, by the API and by a trigger.
 
-One stack (API, worker, sandbox as real processes): each example is created
-from its YAML, run with its variables, and checked where it leaves its mark:
-balances and metadata on the sandbox's ledger, wallets and payments, both
-histories, and for the three-stage example the lifecycle events in order.
+One stack per route (API, worker, sandbox as real processes): each example is
+created from its YAML and started either with `POST /v2/workflows/{id}/instances`
+and its variables, or by an event published to Kafka that its trigger matches
+(the trigger's `vars` read the variables out of the event, the amount as a
+JSON number of 71 bits), then checked where it leaves its mark: balances and
+metadata on the sandbox's ledger, wallets and payments, both histories, and
+for the three-stage example the lifecycle events in order (with
+`SUCCEEDED_TRIGGER` after `STARTED_WORKFLOW` for a triggered one, 10.2).
 """
 
 from __future__ import annotations
@@ -17,8 +21,15 @@ import pytest
 
 from streams import codec
 from tests.e2e.conftest import Stack
-from tests.e2e.test_lifecycle_events import _of, _read_events
-from tests.e2e.test_walking_skeleton import poll
+from tests.e2e.helpers import (
+    SandboxClient,
+    events_of,
+    instance,
+    poll,
+    publish,
+    read_events,
+    stage_history,
+)
 from tests.engine.config.test_config_examples import EXAMPLES
 from tests.sandbox.conftest import start_sandbox
 
@@ -29,88 +40,125 @@ pytestmark = pytest.mark.e2e
 SENDS = ("ledger-to-ledger.yaml", "wallet-to-payout.yaml", "payout-with-tracking.yaml")
 AMOUNT = 2**70 + 5  # exact on every path, or the balances below are wrong
 
-
-class Sandbox:
-    def __init__(self, http: httpx.Client) -> None:
-        self.http = http
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        answer = self.http.request(
-            method,
-            path,
-            content=None if body is None else codec.dumps(body),
-            headers={"content-type": "application/json"},
-        )
-        assert answer.status_code < 300, (path, answer.status_code, answer.text)
-        return codec.loads(answer.content) if answer.content else None
-
-    def fund(self, ledger: str, account: str, amount: int) -> None:
-        postings = [{"source": "world", "destination": account, "amount": amount, "asset": "EUR/2"}]
-        self.call("POST", f"/api/ledger/v2/{ledger}/transactions", {"postings": postings})
-
-    def balance(self, ledger: str, account: str) -> int:
-        got = self.call("GET", f"/api/ledger/v2/{ledger}/accounts/{account}?expand=volumes")
-        volumes = got["data"].get("volumes", {}).get("EUR/2", {"balance": 0})
-        return int(volumes["balance"])
-
-    def wallet(self, name: str, metadata: dict[str, str] | None = None) -> tuple[str, str]:
-        made = self.call("POST", "/api/wallets/wallets", {"name": name, "metadata": metadata or {}})
-        wallet_id = made["data"]["id"]
-        ledger = self.call("GET", f"/api/wallets/wallets/{wallet_id}")["data"]["ledger"]
-        return wallet_id, ledger
-
-    def payment(self, payment_id: str, amount: int) -> None:
-        self.call(
-            "POST",
-            "/api/payments/payments",
-            {
-                "id": payment_id,
-                "reference": f"ref-{payment_id}",
-                "asset": "EUR/2",
-                "amount": amount,
-                "type": "PAY-IN",
-                "status": "SUCCEEDED",
-            },
-        )
-
-    def transfers(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self.call("GET", "/api/payments/transfer-initiations")[
-            "cursor"
-        ]["data"]
-        return rows
+Starter = Callable[[Stack, httpx.Client, dict[str, dict[str, str]]], Any]
 
 
-def _run(client: httpx.Client, name: str, variables: dict[str, str]) -> str:
+def _workflow(client: httpx.Client, name: str) -> str:
     created = client.post(
         "/v2/workflows", content=EXAMPLES[name], headers={"content-type": "text/vnd.yaml"}
     )
     assert created.status_code == 201, (name, created.text)
-    workflow_id = created.json()["data"]["id"]
-    run = client.post(f"/v2/workflows/{workflow_id}/instances", json=variables)
+    workflow_id: str = created.json()["data"]["id"]
+    return workflow_id
+
+
+def _run(client: httpx.Client, name: str, variables: dict[str, str]) -> str:
+    run = client.post(f"/v2/workflows/{_workflow(client, name)}/instances", json=variables)
     assert run.status_code == 201, (name, run.text)
     instance_id: str = run.json()["data"]["id"]
     return instance_id
 
 
-def _instance(client: httpx.Client, instance_id: str) -> dict[str, Any]:
-    data: dict[str, Any] = client.get(f"/v2/instances/{instance_id}").json()["data"]
-    return data
+async def _by_api(
+    stack: Stack, client: httpx.Client, runs: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    return {name: _run(client, name, variables) for name, variables in runs.items()}
+
+
+def _event(example: str, variables: dict[str, str], number: int) -> bytes:
+    """A ledger v2 `COMMITTED_TRANSACTIONS` carrying an example's variables: the
+    amount as the posting's amount (a JSON number), the rest as transaction metadata."""
+    amount = int(variables.get("amount", "1"))
+    metadata = {k: v for k, v in variables.items() if k != "amount"}
+    posting = {"source": "world", "destination": "orders", "amount": amount, "asset": "EUR/2"}
+    return codec.dumps(
+        {
+            "idempotency_key": f"{example}-{number}",
+            "date": "2025-03-04T09:00:01Z",
+            "app": "ledger",
+            "version": "v2",
+            "type": "COMMITTED_TRANSACTIONS",
+            "payload": {
+                "ledger": "orders",
+                "transactions": [
+                    {
+                        "id": number,
+                        "postings": [posting],
+                        "metadata": {"example": example, **metadata},
+                    }
+                ],
+            },
+        }
+    )
+
+
+def _trigger(client: httpx.Client, example: str, workflow_id: str, names: list[str]) -> str:
+    tx = "event.transactions[0]"
+    variables = {
+        n: f"{tx}.postings[0].amount" if n == "amount" else f"{tx}.metadata.{n}" for n in names
+    }
+    body: dict[str, Any] = {
+        "name": example,
+        "event": "COMMITTED_TRANSACTIONS",
+        "version": "v2",
+        "workflowID": workflow_id,
+        "filter": f'{tx}.metadata.example == "{example}"',
+    }
+    if variables:
+        body["vars"] = variables
+    created = client.post("/v2/triggers", json=body)
+    assert created.status_code == 201, (example, created.text)
+    trigger_id: str = created.json()["data"]["id"]
+    return trigger_id
+
+
+def _occurrences(client: httpx.Client, trigger_id: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = client.get(f"/v2/triggers/{trigger_id}/occurrences").json()[
+        "cursor"
+    ]["data"]
+    return rows
+
+
+async def _by_trigger(
+    stack: Stack, client: httpx.Client, runs: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    triggers = {
+        name: _trigger(client, name, _workflow(client, name), sorted(variables))
+        for name, variables in runs.items()
+    }
+    # Definitions reach the worker in API order (one partition): once a
+    # trigger created last fires, it holds every trigger above.
+    canary = _trigger(client, "canary", _workflow(client, "wait_event.yaml"), [])
+    for attempt in range(20):
+        await publish(stack, _event("canary", {}, attempt))
+        if poll(lambda: _occurrences(client, canary), bool, timeout=3):
+            break
+    await publish(stack, *(_event(name, v, n) for n, (name, v) in enumerate(runs.items())))
+    ids = {}
+    for name, trigger_id in triggers.items():
+        found = poll(lambda t=trigger_id: _occurrences(client, t), bool, timeout=60)
+        assert len(found) == 1, (name, found)
+        [occurrence] = found
+        assert "error" not in occurrence, occurrence
+        ids[name] = occurrence["workflowInstanceID"]
+    return ids
 
 
 def _activities(client: httpx.Client, instance_id: str, stage: int) -> list[str]:
-    rows = client.get(f"/v2/instances/{instance_id}/stages/{stage}/history").json()["data"]
-    return [row["name"] for row in rows]
+    return [row["name"] for row in stage_history(client, instance_id, stage)]
 
 
+@pytest.mark.parametrize("route", ["api", "trigger"])
 async def test_every_upstream_example_runs_on_the_sandbox(
-    run_stack: Callable[..., Stack], start_sandbox: Callable[..., str]
+    run_stack: Callable[..., Stack], start_sandbox: Callable[..., str], route: str
 ) -> None:
     url = start_sandbox()
+    starter = _by_api if route == "api" else _by_trigger
     with httpx.Client(base_url=url, timeout=30) as http:
-        await _examples(run_stack(stack_url=url), Sandbox(http))
+        await _examples(run_stack(stack_url=url), SandboxClient(http), starter, route)
 
 
-async def _examples(stack: Stack, sandbox: Sandbox) -> None:
+async def _examples(stack: Stack, sandbox: SandboxClient, starter: Starter, route: str) -> None:
     for ledger in ("main", "other", "default", "orchestration-000-internal"):
         sandbox.call("POST", f"/api/ledger/v2/{ledger}")
     sandbox.fund("main", "users:001", 2 * AMOUNT)  # ledger-to-ledger, ledger-to-wallet
@@ -166,13 +214,13 @@ async def _examples(stack: Stack, sandbox: Sandbox) -> None:
         "failing-workflow.yaml": {},
     }
     with stack.client() as client:
-        ids = {name: _run(client, name, variables) for name, variables in runs.items()}
+        ids: dict[str, str] = await starter(stack, client, runs)
         # The two waiting examples get their events once they wait.
         for name, event in (("wait_event.yaml", "continue"), ("workflow.yaml", "processed")):
             stage = 0 if name == "wait_event.yaml" else 1
             poll(
                 lambda n=name, s=stage: [
-                    r for r in _instance(client, ids[n]).get("status", []) if r["stage"] == s
+                    r for r in instance(client, ids[n]).get("status", []) if r["stage"] == s
                 ],
                 bool,
                 timeout=60,
@@ -181,7 +229,7 @@ async def _examples(stack: Stack, sandbox: Sandbox) -> None:
             sent = client.post(f"/v2/instances/{ids[name]}/events", json={"name": event})
             assert sent.status_code == 204, sent.text
         done = {
-            name: poll(lambda i=iid: _instance(client, i), lambda i: i["terminated"], timeout=90)
+            name: poll(lambda i=iid: instance(client, i), lambda i: i["terminated"], timeout=90)
             for name, iid in ids.items()
         }
         histories = {
@@ -241,10 +289,14 @@ async def _examples(stack: Stack, sandbox: Sandbox) -> None:
 
     # The three-stage example's lifecycle, in the order of 10.2.
     key = ids["workflow.yaml"]
-    seen = await _read_events(
-        stack, lambda s: any(t == "SUCCEEDED_WORKFLOW" for t, _ in _of(s, key))
+    seen = await read_events(
+        stack, lambda s: any(t == "SUCCEEDED_WORKFLOW" for t, _ in events_of(s, key))
     )
-    types = [(t, p.get("number")) for t, p in _of(seen, key)]
+    events = events_of(seen, key)
+    types = [(t, p.get("number")) for t, p in events if t != "SUCCEEDED_TRIGGER"]
+    triggered = [i for i, (t, _) in enumerate(events) if t == "SUCCEEDED_TRIGGER"]
+    # 10.2: a triggered instance's occurrence is announced once, after STARTED_WORKFLOW.
+    assert triggered == ([1] if route == "trigger" else [])
     assert types == [
         ("STARTED_WORKFLOW", None),
         ("STARTED_WORKFLOW_STAGE", 0),

@@ -17,8 +17,10 @@ import pytest
 
 from streams import codec
 from tests.e2e.conftest import Stack
-from tests.e2e.test_instance_runtime import _history, _instance, _start
-from tests.e2e.test_walking_skeleton import poll, publish
+from tests.e2e.helpers import history as _history
+from tests.e2e.helpers import instance as _instance
+from tests.e2e.helpers import poll, publish
+from tests.e2e.helpers import start_instance as _start
 from tests.sandbox.conftest import start_sandbox
 
 __all__ = ["start_sandbox"]  # the sandbox process fixture, shared

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from streams import codec
 from tests.e2e.conftest import Stack
-from tests.e2e.test_walking_skeleton import poll
+from tests.e2e.helpers import history as _history
+from tests.e2e.helpers import instance as _instance
+from tests.e2e.helpers import poll
+from tests.e2e.helpers import start_instance as _start
 from tests.sandbox.conftest import start_sandbox
 
 __all__ = ["start_sandbox"]  # the sandbox process fixture, shared
@@ -19,29 +21,6 @@ __all__ = ["start_sandbox"]  # the sandbox process fixture, shared
 pytestmark = pytest.mark.e2e
 
 DELAY_THEN_WAIT = [{"delay": {"duration": "1s"}}, {"wait_event": {"event": "go"}}]
-
-
-def _start(client: httpx.Client, stages: list[dict[str, Any]]) -> str:
-    created = client.post("/v2/workflows", json={"name": "runtime", "stages": stages})
-    assert created.status_code == 201, created.text
-    run = client.post(f"/v2/workflows/{created.json()['data']['id']}/instances", json={})
-    assert run.status_code == 201, run.text
-    instance_id: str = run.json()["data"]["id"]
-    return instance_id
-
-
-def _history(client: httpx.Client, instance_id: str) -> list[dict[str, Any]]:
-    response = client.get(f"/v2/instances/{instance_id}/history")
-    assert response.status_code == 200, response.text
-    rows: list[dict[str, Any]] = response.json()["data"]
-    return rows
-
-
-def _instance(client: httpx.Client, instance_id: str) -> dict[str, Any]:
-    response = client.get(f"/v2/instances/{instance_id}")
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
 
 
 def _waiting_for_event(client: httpx.Client, instance_id: str) -> None:

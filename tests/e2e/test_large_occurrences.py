@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.e2e.test_walking_skeleton import publish
+from tests.e2e.helpers import publish
 
 pytestmark = pytest.mark.e2e
 

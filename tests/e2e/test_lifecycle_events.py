@@ -4,7 +4,6 @@ plain Kafka consumer from real processes (`orchestration api`, `worker`)."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +13,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import codec
 from tests.e2e.conftest import Stack
-from tests.e2e.test_instance_runtime import _history, _instance, _start
-from tests.e2e.test_walking_skeleton import poll, publish
+from tests.e2e.helpers import events_of as _of
+from tests.e2e.helpers import history as _history
+from tests.e2e.helpers import instance as _instance
+from tests.e2e.helpers import poll, publish
+from tests.e2e.helpers import read_events as _read_events
+from tests.e2e.helpers import start_instance as _start
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +39,6 @@ EVENT = codec.dumps(
     }
 )
 # RFC 3339 in UTC, up to nanoseconds, trailing zeros dropped (10.1's example).
-READ_TIMEOUT = 60  # seconds: generous on a shared 2-core machine, never asserted
 DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$")
 
 
@@ -60,34 +62,6 @@ def _occurrences(client: httpx.Client, trigger_id: str) -> list[dict[str, Any]]:
         "cursor"
     ]["data"]
     return rows
-
-
-async def _read_events(
-    stack: Stack, done: Callable[[list[dict[str, Any]]], bool]
-) -> list[dict[str, Any]]:
-    """Every envelope on the events topic (with its key), until `done` says enough."""
-    consumer = AIOKafkaConsumer(
-        stack.topics.events,
-        bootstrap_servers=stack.kafka.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    seen: list[dict[str, Any]] = []
-    try:
-        deadline = time.monotonic() + READ_TIMEOUT
-        while not done(seen) and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                for record in records:
-                    seen.append({"key": (record.key or b"").decode(), **codec.loads(record.value)})
-    finally:
-        await consumer.stop()
-    return seen
-
-
-def _of(seen: list[dict[str, Any]], key: str) -> list[tuple[str, dict[str, Any]]]:
-    return [(e["type"], e["payload"]) for e in seen if e["key"] == key]
 
 
 async def test_triggered_instances_and_a_failed_occurrence_publish_their_lifecycle(

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from api.store._common import MAX_OUTBOX_RECORD_BYTES
 from streams import codec
 from tests.e2e.conftest import Stack
-from tests.e2e.test_walking_skeleton import poll, publish
+from tests.e2e.helpers import poll, publish
 
 pytestmark = pytest.mark.e2e
 

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from tests.e2e.conftest import Stack
+from tests.e2e.helpers import poll, publish
 
 pytestmark = pytest.mark.e2e
 
@@ -40,27 +41,6 @@ def committed_transaction(tx_id: int, *, ledger: str = "main", key: str = "") ->
             ],
         },
     }
-
-
-async def publish(stack: Stack, *values: bytes) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=stack.kafka.kafka_bootstrap_servers, enable_idempotence=True
-    )
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(stack.kafka.topics[0], value)
-    finally:
-        await producer.stop()
-
-
-def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def create_definitions(stack: Stack) -> tuple[str, str]:

@@ -368,6 +368,44 @@ def test_account_to_payment_needs_the_psp_account_in_metadata(
     assert state.error == error
 
 
+@pytest.mark.parametrize(
+    ("send", "error"),
+    [
+        (
+            {
+                "source": {"payment": {"id": "pay-9"}},
+                "destination": {"account": {"id": "users:2"}},
+            },
+            "retrieving payment: pay-9: unexpected status 404",
+        ),
+        (
+            {
+                "source": {"account": {"id": "users:1", "ledger": "main"}},
+                "destination": {"payment": {"psp": "stripe"}},
+                "amount": AMOUNT,
+            },
+            "reading account: users:1: unexpected status 404",
+        ),
+    ],
+)
+def test_a_failed_read_names_what_the_stage_was_reading(send: dict[str, Any], error: str) -> None:
+    # 8.3: the stage error says which payment or account it could not read;
+    # the activity's own history entry keeps the bare failure.
+    outcome = start(send)
+    call = only_call(outcome)
+    failure = ActivityFailed(call.activity_id, "", "unexpected status 404", False, T0)
+    outcome = step(outcome.state, failure)
+    assert outcome.state is not None
+    assert outcome.state.terminated
+    assert outcome.state.error == error
+    [activity] = [
+        e.record
+        for e in outcome.effects
+        if isinstance(e, EmitHistory) and e.record["type"] == "activity.history"
+    ]
+    assert activity["error"] == "unexpected status 404"
+
+
 def test_wallet_to_payment_reads_the_wallet_metadata_debits_then_initiates() -> None:
     send = {
         "source": {"wallet": {"id": "w1"}},
