@@ -1,6 +1,6 @@
 """Workflow instances end to end: events in through Kafka, instances run by one worker.
 
-    python benchmarks/engine.py [--starts 5000] [--sends 2000] [--rate 100] [--profile]
+    python benchmarks/engine.py [--starts 5000] [--sends 2000] [--rate 100] [--profile [--profile-out F]]
 
 Real processes on this machine: the local Kafka broker and PostgreSQL
 (compose.localstack, or ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS /
@@ -23,6 +23,7 @@ import asyncio
 import io
 import os
 import pstats
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -337,6 +338,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument(
+        "--profile-out", type=Path, help="with --profile: also keep the cProfile file here"
+    )
+    parser.add_argument(
         "--recovery", type=int, default=0, help="live instances to restore after a SIGKILL"
     )
     args = parser.parse_args()
@@ -352,6 +356,8 @@ def main() -> None:
         finally:
             rss = bench.stop()
         profile = profile_summary(bench.profile_path) if bench.profile_path else ""
+        if bench.profile_path and args.profile_out:
+            shutil.copyfile(bench.profile_path, args.profile_out)
 
     print("\nOne worker process; broker, PostgreSQL, sandbox and API on the same 2-core machine\n")
     print("| measure | result | target | notes |")
