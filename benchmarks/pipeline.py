@@ -220,7 +220,8 @@ class Bench:
         """One event and the occurrence id it must produce (None: it matches nothing)."""
         i = self.serial
         self.serial += 1
-        target = self.rng.randrange(scenario.triggers) if scenario.matching and i % 10 == 0 else None
+        matches = scenario.matching and i % 10 == 0
+        target = self.rng.randrange(scenario.triggers) if matches else None
         key = f"{self.tag}-{i}"
         value = envelope(key, scenario.event_type, payload(i, target, sent_at, self.rng))
         if target is None:
