@@ -4,9 +4,10 @@ Keyed by event type, so selecting the candidates of an event is one dict
 lookup; no database query per event. Triggers whose workflow is unknown or
 soft-deleted are never candidates (upstream keeps firing them: a defect).
 
-Within a type, filters that begin with equality tests on the payload
-(`event.ledger == "main" && ...`, see `expr.leading_equalities`) are indexed
-by one of those tests, the one the fewest triggers of the type share: `select`
+Within a type, filters that begin with simple tests on the payload
+(`event.ledger == "main" && amount > 100 && ...`, see `expr.leading_equalities`)
+are indexed by one of their equality tests, the one the fewest triggers of
+the type share (the tests before it must be safe for the event): `select`
 evaluates only the triggers whose key matches the event's value at that path,
 plus every trigger it cannot rule out (no such test, or a path the event does
 not resolve on the evaluator's fast path). A skipped trigger is one whose
@@ -33,7 +34,7 @@ class _Keyed:
     equality tests their filters evaluate first (they must resolve too)."""
 
     path: expr.Path
-    guards: tuple[expr.Path, ...]
+    guards: tuple[expr.EqualityTest, ...]
     by_value: dict[str, list[Entry]] = field(default_factory=dict)
     every: list[Entry] = field(default_factory=list)
 
@@ -112,7 +113,7 @@ class TriggerIndex:
         picked = list(selector.unkeyed)
         values: dict[Any, Any] = {}
         for keyed in selector.keyed:
-            if any(self._resolve(values, payload, p) is expr.UNKNOWN for p in keyed.guards):
+            if not all(self._safe(values, payload, test) for test in keyed.guards):
                 picked += keyed.every
                 continue
             value = self._resolve(values, payload, keyed.path)
@@ -122,6 +123,11 @@ class TriggerIndex:
                 picked += keyed.by_value.get(value, ())
         picked.sort(key=lambda entry: entry[0])
         return self._eligible([c for _, c in picked], version)
+
+    @classmethod
+    def _safe(cls, values: dict[Any, Any], payload: Any, test: expr.EqualityTest) -> bool:
+        value = cls._resolve(values, payload, test.path)
+        return value is not expr.UNKNOWN and test.safe(value)
 
     @staticmethod
     def _resolve(values: dict[Any, Any], payload: Any, path: Any) -> Any:
@@ -141,17 +147,18 @@ class TriggerIndex:
 
     def _build(self, event_type: str) -> _Selector:
         group = self._by_type[event_type]
-        shared = Counter(t for tid in group for t in self._tests[tid])
+        shared = Counter(t for tid in group for t in self._tests[tid] if t.op == "==")
         unkeyed: list[Entry] = []
         keyed: dict[tuple[Any, Any], _Keyed] = {}
         for tid, entry in group.items():
             tests = self._tests[tid]
-            if not tests:
+            keys = [i for i, t in enumerate(tests) if t.op == "=="]
+            if not keys:
                 unkeyed.append(entry)
                 continue
-            # The rarest test rules out the most events for this trigger.
-            at = min(range(len(tests)), key=lambda i: shared[tests[i]])
-            guards = tuple(t.path for t in tests[:at])
+            # The rarest equality test rules out the most events for this trigger.
+            at = min(keys, key=lambda i: shared[tests[i]])
+            guards = tests[:at]
             slot = keyed.get((tests[at].path, guards))
             if slot is None:
                 slot = keyed[(tests[at].path, guards)] = _Keyed(tests[at].path, guards)

@@ -22,17 +22,24 @@ NOW = dt.datetime(2025, 3, 4, 9, 0, tzinfo=dt.UTC)
 
 
 def test_leading_equalities_are_the_run_of_path_equals_string_tests() -> None:
-    source = 'event.ledger == "main" && "x" == event.a[0]["b"] && event.n > 1 && event.c == "y"'
+    source = (
+        'event.ledger == "main" && "x" == event.a[0]["b"] && event.n > 1'
+        ' && event.s in ["p", "q"] && event.c == "y" && event.n * 2 > 1 && event.d == "z"'
+    )
     assert leading_equalities(source) == (
         EqualityTest(("ledger",), "main"),
         EqualityTest(("a", 0, "b"), "x"),
+        EqualityTest(("n",), 1, ">"),
+        EqualityTest(("s",), frozenset({"p", "q"}), "in"),
+        EqualityTest(("c",), "y"),
     )
 
 
 @pytest.mark.parametrize(
     "source",
     [
-        'event.n > 1 && event.ledger == "main"',  # not first: event.n may raise
+        'event.n + 1 > 1 && event.ledger == "main"',
+        '1 < event.n && event.ledger == "main"',
         'event.ledger == "main" || event.a == "b"',
         'event?.ledger == "main"',
         "event.ledger == 1",
@@ -85,6 +92,17 @@ def test_the_rarest_test_is_the_key_and_earlier_tests_must_resolve() -> None:
     # A path the fast path cannot resolve (full evaluation may raise there): keep all.
     assert ids(index, [1]) == ["t0", "t1", "t2"]
     assert ids(index, {"ledger": "main", "m": "flat"}) == ["t0", "t1", "t2"]
+
+
+def test_a_guard_before_the_key_must_be_safe_for_the_event() -> None:
+    index = make_index(
+        make_trigger(id="t", filter='event.n > 100 && event.c == "c1"'),
+        make_trigger(id="u", filter='event.c == "c2"'),
+    )
+    assert ids(index, {"n": 5, "c": "c9"}) == []
+    # `"5" > 100` raises: the filter error must still be reported, so evaluate it.
+    assert ids(index, {"n": "5", "c": "c9"}) == ["t"]
+    assert ids(index, {"c": "c9"}) == ["t"]  # nil > 100 raises too
 
 
 def test_replacing_and_removing_triggers_rebuilds_the_selection() -> None:

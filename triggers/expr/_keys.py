@@ -1,16 +1,21 @@
-"""The equality tests a filter begins with, for indexing triggers by them.
+"""The simple tests a filter begins with, for indexing triggers by them.
 
-A filter ``A1 && A2 && ... && rest`` whose leading conjuncts are each
-``event.<path> == "<string>"`` (either side) cannot be true unless every
-such test is. Those tests never raise: ``==`` with a string constant is a
-plain comparison (``_shapes.equality``) and a constant member path on dicts
-and in-range list items is ``_shapes.path_access``'s fast path. So for an
-event whose value at ``Ai``'s path (and at the paths of the tests before it)
-is reached through that fast path alone, ``Ai`` being false means the whole
-filter is false, with no error: skipping the evaluation changes nothing.
-Anything else (a path that falls back to ``_values.fetch`` on a missing
-intermediate, a non-dict or an out-of-range index) is "unknown", and the
-trigger must be evaluated.
+A filter ``A1 && A2 && ... && rest`` cannot be true unless each leading
+conjunct is. The leading conjuncts recognised here are tests of one constant
+member path of the event (``_shapes.path_access``'s fast path: dict keys and
+in-range list items), each of which provably does not raise for a known value:
+
+- ``event.<path> == "<string>"`` (either side): a plain comparison, never raises;
+- ``event.<path> <op> <number>`` (``<``, ``>``, ``<=``, ``>=``): no error when the
+  value is a number (``_values.less``);
+- ``event.<path> in ["<string>", ...]``: no error when the value is a string or nil
+  (``_shapes.in_string_set``).
+
+So when an event's values at the paths of ``A1 .. Ai-1`` are known and safe
+for their tests, and ``Ai`` is an equality test whose value differs, the whole
+filter is false with no error: skipping its evaluation changes nothing.
+A path that would fall back to ``_values.fetch`` (a missing intermediate, a
+non-dict, an out-of-range index) is ``UNKNOWN``, and the trigger is evaluated.
 """
 
 from __future__ import annotations
@@ -32,10 +37,20 @@ ROOT = "event"
 
 @dataclass(frozen=True, slots=True)
 class EqualityTest:
-    """``event.<path> == value`` (path steps: str keys, int list indices)."""
+    """``event.<path> <op> value`` (path steps: str keys, int list indices);
+    ``op`` is ``==`` (a str value), an ordering (a number) or ``in`` (a frozenset)."""
 
     path: Path
-    value: str
+    value: Any
+    op: str = "=="
+
+    def safe(self, value: Any) -> bool:
+        """Evaluating the test on this (known) value cannot raise."""
+        if self.op == "==":
+            return True
+        if self.op == "in":
+            return value is None or type(value) is str
+        return type(value) is int or type(value) is float
 
 
 def leading_equalities(source: str) -> tuple[EqualityTest, ...]:
@@ -64,8 +79,37 @@ def _flatten_and(node: syntax.Node, out: list[syntax.Node]) -> None:
     out.append(node)
 
 
+_ORDERINGS = ("<", ">", "<=", ">=")
+
+
+def _path(node: syntax.Node) -> Path | None:
+    if not isinstance(node, syntax.Member):
+        return None
+    flat = flatten_path(node)
+    if flat is None or flat[0] != ROOT:
+        return None
+    return tuple(step[0] for step in flat[1])
+
+
 def _equality(node: syntax.Node) -> EqualityTest | None:
-    if not isinstance(node, syntax.Binary) or node.op != "==":
+    if not isinstance(node, syntax.Binary):
+        return None
+    if node.op in _ORDERINGS:
+        path, bound = _path(node.left), node.right
+        if path is None or not isinstance(bound, syntax.Literal):
+            return None
+        if type(bound.value) not in (int, float):
+            return None
+        return EqualityTest(path, bound.value, node.op)
+    if node.op == "in":
+        path, items = _path(node.left), node.right
+        if path is None or not isinstance(items, syntax.ArrayLit) or not items.items:
+            return None
+        literals = [i.value for i in items.items if isinstance(i, syntax.Literal)]
+        if len(literals) < len(items.items) or any(type(v) is not str for v in literals):
+            return None
+        return EqualityTest(path, frozenset(literals), "in")
+    if node.op != "==":
         return None
     for path_side, constant in ((node.left, node.right), (node.right, node.left)):
         if not isinstance(constant, syntax.Literal) or type(constant.value) is not str:
