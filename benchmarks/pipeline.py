@@ -165,6 +165,7 @@ class Outcome:
     occurrences: int = 0
     expected: int = 0
     latencies: list[float] = field(default_factory=list)
+    matched: list[float] = field(default_factory=list)
     rss: float = 0.0
     load: str = ""
     profile: str = ""
@@ -195,6 +196,7 @@ class Bench:
         self.workflow_id = ""
         self.produced = 0
         self.serial = 0
+        self.matched_ms: list[float] = []
 
     # -- definitions through the API --------------------------------------
     def define(self, api: str, count: int) -> None:
@@ -333,6 +335,14 @@ class Bench:
                     elif sending.done():
                         break
                     await asyncio.sleep(0.01)
+                # Where the time goes: the occurrence's `date` is when the worker matched it.
+                cursor = await conn.execute(
+                    "SELECT extract(epoch FROM date)::float8"
+                    " - (event->'payload'->>'sentAt')::float8"
+                    " FROM triggers_occurrences WHERE id = ANY(%s)",
+                    (list(seen),),
+                )
+                self.matched_ms = [row[0] * 1000 for row in await cursor.fetchall()]
             await sending
         finally:
             await producer.stop()
@@ -377,6 +387,7 @@ async def run_scenario(
         outcome.load = load()
         if scenario.matching:
             outcome.latencies = await bench.paced(scenario, args.rate, args.seconds)
+            outcome.matched = bench.matched_ms
         outcome.rss = peak_rss_mib(pid)
     finally:
         await asyncio.to_thread(serving_worker.__exit__, None, None, None)
@@ -450,6 +461,13 @@ def main() -> None:
             f"{ms(out.latencies, 95)} | {ms(out.latencies, 99)} | {out.rss:.0f} MiB | "
             f"{out.load} |"
         )
+    for scenario, out in results:
+        if out.matched:
+            print(
+                f"\n{scenario.label}: produce -> matched (the occurrence's `date`) p50 "
+                f"{ms(out.matched, 50)}, p99 {ms(out.matched, 99)}; the rest is history "
+                "topic -> projector -> Postgres"
+            )
     for scenario, out in results:
         if out.profile:
             print(f"\nWorker profile, {scenario.label} (cProfile, top own time):\n")
