@@ -28,28 +28,30 @@ def serving(
     cwd: Path,
     env: dict[str, str] | None = None,
     grace: float = 30,
+    health: str = "/_healthcheck",
+    log: Path | None = None,
 ) -> Iterator[tuple[str, int]]:
-    """Run `command` (an HTTP service on 127.0.0.1:`port`) until its
-    `/_healthcheck` answers 200; yield (base URL, pid); SIGTERM it after
-    (a clean uvicorn shutdown, so a profiled child writes its stats)."""
-    proc = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/_healthcheck", timeout=1).status_code == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the {label} process did not start")
-            time.sleep(0.1)
-        yield base, proc.pid
-    finally:
-        proc.terminate()
+    """Run `command` (an HTTP service on 127.0.0.1:`port`) until `health`
+    answers 200; yield (base URL, pid); SIGTERM it after (a clean shutdown,
+    so a profiled child writes its stats). `log` keeps its output."""
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+        base = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{base}{health}", timeout=1).status_code == 200:
+                        break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the {label} process did not start")
+                time.sleep(0.1)
+            yield base, proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -114,7 +114,8 @@ def match_record(
         result.outputs.append(dead_letter(raw, exc.reason, coordinates, headers))
         return result
 
-    candidates = index.candidates(envelope.type, envelope.version)
+    # Only the triggers the equality index cannot rule out for this payload.
+    candidates = index.select(envelope.type, envelope.version, envelope.payload)
     if not candidates:
         return result
 

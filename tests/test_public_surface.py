@@ -49,6 +49,12 @@ SURFACES = {
         "compile",
         "decode_event",
         "format_var",
+        # The leading tests of a filter, for the trigger index (triggers.index).
+        "UNKNOWN",
+        "EqualityTest",
+        "Path",
+        "leading_equalities",
+        "value_at",
     },
     "engine": {
         "DatabaseSettings",

@@ -32,22 +32,28 @@ from ._compiler import Compiler
 from ._decode import decode_json
 from ._errors import ChainNil, CompileError, EvalError, ExprError, Fail
 from ._format import format_var as _format_var
+from ._keys import UNKNOWN, EqualityTest, Path, leading_equalities, value_at
 from ._parser import parse
 from ._types import ExactInts, Fetch, Fn
 
 __all__ = [
     "MAX_BYTES",
     "MAX_STEPS",
+    "UNKNOWN",
     "Budget",
     "CompileError",
+    "EqualityTest",
     "EvalError",
     "ExactInts",
     "ExprError",
     "Fetch",
+    "Path",
     "Program",
     "compile",
     "decode_event",
     "format_var",
+    "leading_equalities",
+    "value_at",
 ]
 
 
