@@ -1,6 +1,7 @@
 """Workflow instances end to end: events in through Kafka, instances run by one worker.
 
-    python benchmarks/engine.py [--starts 5000] [--sends 2000] [--rate 100] [--profile [--profile-out F]]
+    python benchmarks/engine.py [--starts 5000] [--sends 2000] [--rate 100]
+        [--profile [--profile-out FILE]]
 
 Real processes on this machine: the local Kafka broker and PostgreSQL
 (compose.localstack, or ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS /
