@@ -52,6 +52,24 @@ def create_workflow(client: httpx.Client, stages: list[dict[str, Any]], **config
     return workflow_id
 
 
+def create_trigger(
+    client: httpx.Client, workflow_id: str, *, event: str = "COMMITTED_TRANSACTIONS", **body: Any
+) -> str:
+    """`POST /v2/triggers` for `event` (plus `filter`, `vars`, `name`, ... in `body`)."""
+    created = client.post("/v2/triggers", json={"event": event, "workflowID": workflow_id, **body})
+    assert created.status_code == 201, created.text
+    trigger_id: str = created.json()["data"]["id"]
+    return trigger_id
+
+
+def occurrences(client: httpx.Client, trigger_id: str) -> list[dict[str, Any]]:
+    """The trigger's occurrences (first page, v2)."""
+    rows: list[dict[str, Any]] = client.get(f"/v2/triggers/{trigger_id}/occurrences").json()[
+        "cursor"
+    ]["data"]
+    return rows
+
+
 def run_workflow(client: httpx.Client, workflow_id: str, variables: dict[str, str]) -> str:
     run = client.post(f"/v2/workflows/{workflow_id}/instances", json=variables)
     assert run.status_code == 201, run.text

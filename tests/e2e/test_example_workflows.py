@@ -25,6 +25,7 @@ from tests.e2e.helpers import (
     SandboxClient,
     events_of,
     instance,
+    occurrences,
     poll,
     publish,
     read_events,
@@ -112,13 +113,6 @@ def _trigger(client: httpx.Client, example: str, workflow_id: str, names: list[s
     return trigger_id
 
 
-def _occurrences(client: httpx.Client, trigger_id: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = client.get(f"/v2/triggers/{trigger_id}/occurrences").json()[
-        "cursor"
-    ]["data"]
-    return rows
-
-
 async def _by_trigger(
     stack: Stack, client: httpx.Client, runs: dict[str, dict[str, str]]
 ) -> dict[str, str]:
@@ -131,12 +125,12 @@ async def _by_trigger(
     canary = _trigger(client, "canary", _workflow(client, "wait_event.yaml"), [])
     for attempt in range(20):
         await publish(stack, _event("canary", {}, attempt))
-        if poll(lambda: _occurrences(client, canary), bool, timeout=3):
+        if poll(lambda: occurrences(client, canary), bool, timeout=3):
             break
     await publish(stack, *(_event(name, v, n) for n, (name, v) in enumerate(runs.items())))
     ids = {}
     for name, trigger_id in triggers.items():
-        found = poll(lambda t=trigger_id: _occurrences(client, t), bool, timeout=60)
+        found = poll(lambda t=trigger_id: occurrences(client, t), bool, timeout=60)
         assert len(found) == 1, (name, found)
         [occurrence] = found
         assert "error" not in occurrence, occurrence

@@ -13,10 +13,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import codec
 from tests.e2e.conftest import Stack
+from tests.e2e.helpers import create_trigger, occurrences, poll, publish
 from tests.e2e.helpers import events_of as _of
 from tests.e2e.helpers import history as _history
 from tests.e2e.helpers import instance as _instance
-from tests.e2e.helpers import poll, publish
 from tests.e2e.helpers import read_events as _read_events
 from tests.e2e.helpers import start_instance as _start
 
@@ -49,21 +49,6 @@ def _workflow(client: httpx.Client, stages: list[dict[str, Any]]) -> str:
     return workflow_id
 
 
-def _trigger(client: httpx.Client, workflow_id: str, **extra: Any) -> str:
-    body = {"event": "COMMITTED_TRANSACTIONS", "workflowID": workflow_id, **extra}
-    created = client.post("/v2/triggers", json=body)
-    assert created.status_code == 201, created.text
-    trigger_id: str = created.json()["data"]["id"]
-    return trigger_id
-
-
-def _occurrences(client: httpx.Client, trigger_id: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = client.get(f"/v2/triggers/{trigger_id}/occurrences").json()[
-        "cursor"
-    ]["data"]
-    return rows
-
-
 async def test_triggered_instances_and_a_failed_occurrence_publish_their_lifecycle(
     run_stack: Callable[..., Stack],
 ) -> None:
@@ -71,17 +56,17 @@ async def test_triggered_instances_and_a_failed_occurrence_publish_their_lifecyc
     with stack.client() as client:
         ok = _workflow(client, [{"noop": {}}, {"noop": {}}])
         bad = _workflow(client, [{"noop": {}}, SEND_WITHOUT_AMOUNT])
-        ok_trigger = _trigger(client, ok)
-        bad_trigger = _trigger(client, bad)
+        ok_trigger = create_trigger(client, ok)
+        bad_trigger = create_trigger(client, bad)
         # Created last: once it fires, the worker holds all three triggers.
-        failing = _trigger(client, ok, vars={"x": "event.nope.deeper"})
+        failing = create_trigger(client, ok, vars={"x": "event.nope.deeper"})
         for _ in range(10):
             await publish(stack, EVENT)
-            if poll(lambda: _occurrences(client, failing), bool, timeout=5):
+            if poll(lambda: occurrences(client, failing), bool, timeout=5):
                 break
-        [ok_occ] = poll(lambda: _occurrences(client, ok_trigger), bool, timeout=10)
-        [bad_occ] = poll(lambda: _occurrences(client, bad_trigger), bool, timeout=10)
-        [failed_occ] = _occurrences(client, failing)
+        [ok_occ] = poll(lambda: occurrences(client, ok_trigger), bool, timeout=10)
+        [bad_occ] = poll(lambda: occurrences(client, bad_trigger), bool, timeout=10)
+        [failed_occ] = occurrences(client, failing)
     ok_instance, bad_instance = ok_occ["workflowInstanceID"], bad_occ["workflowInstanceID"]
 
     def finished(seen: list[dict[str, Any]]) -> bool:

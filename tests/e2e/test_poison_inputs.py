@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from api.store._common import MAX_OUTBOX_RECORD_BYTES
 from streams import codec
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import poll, publish
+from tests.e2e.helpers import create_trigger, occurrences, poll, publish
 
 pytestmark = pytest.mark.e2e
 
@@ -36,30 +36,13 @@ def _event(ledger: str, key: str, **payload: Any) -> bytes:
     )
 
 
-def _trigger(client: httpx.Client, workflow_id: str, filter_: str) -> str:
-    made = client.post(
-        "/v2/triggers",
-        json={"event": "COMMITTED_TRANSACTIONS", "workflowID": workflow_id, "filter": filter_},
-    )
-    assert made.status_code == 201, made.text
-    trigger_id: str = made.json()["data"]["id"]
-    return trigger_id
-
-
-def _occurrences(client: httpx.Client, trigger_id: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = client.get(f"/v2/triggers/{trigger_id}/occurrences").json()[
-        "cursor"
-    ]["data"]
-    return rows
-
-
 async def _canary(stack: Stack, client: httpx.Client, trigger_id: str, key: str) -> None:
     """Publish a canary until it is matched (the trigger may still be on its
     way to the worker the first time); fail if it never is."""
     for _ in range(20):
         await publish(stack, _event("canary", key))
         rows = poll(
-            lambda: _occurrences(client, trigger_id),
+            lambda: occurrences(client, trigger_id),
             lambda found: any(r["event"]["idempotency_key"] == key for r in found),
             timeout=3,
         )
@@ -92,12 +75,14 @@ async def test_hostile_inputs_each_leave_the_line_moving(run_stack: Callable[...
     with stack.client() as client:
         workflow = client.post("/v2/workflows", json={"name": "w", "stages": []})
         workflow_id = workflow.json()["data"]["id"]
-        canary = _trigger(client, workflow_id, 'event.ledger == "canary"')
+        canary = create_trigger(client, workflow_id, filter='event.ledger == "canary"')
         # Filters that would stall an engine without budgets or RE2, on every event.
-        backtracking = _trigger(client, workflow_id, 'event.s matches "^(a+)+$"')
-        expensive = _trigger(client, workflow_id, "any(1..5000, {any(1..5000, {# == -1})})")
+        backtracking = create_trigger(client, workflow_id, filter='event.s matches "^(a+)+$"')
+        expensive = create_trigger(
+            client, workflow_id, filter="any(1..5000, {any(1..5000, {# == -1})})"
+        )
         await _canary(stack, client, canary, "canary-0")
-        accepted = _occurrences(client, canary)
+        accepted = occurrences(client, canary)
 
         # 1. What cannot travel through the outbox is refused, and nothing is written.
         too_big = "n" * (MAX_OUTBOX_RECORD_BYTES + 100)
@@ -145,11 +130,11 @@ async def test_hostile_inputs_each_leave_the_line_moving(run_stack: Callable[...
     assert _occurrences_of(stack, expensive) == []
     # Nothing accepted before was lost.
     with stack.client() as client:
-        now = {r["id"] for r in _occurrences(client, canary)}
+        now = {r["id"] for r in occurrences(client, canary)}
     assert {r["id"] for r in accepted} <= now
     assert len(now) == 3
 
 
 def _occurrences_of(stack: Stack, trigger_id: str) -> list[dict[str, Any]]:
     with stack.client() as client:
-        return _occurrences(client, trigger_id)
+        return occurrences(client, trigger_id)

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams import codec
 from tests.e2e.conftest import Stack
-from tests.e2e.test_walking_skeleton import poll, publish
+from tests.e2e.helpers import create_trigger, poll, publish
 
 pytestmark = pytest.mark.e2e
 
@@ -38,19 +38,14 @@ def test_a_running_worker_is_healthy_ready_and_measures_its_stream(
     topic = stack.kafka.topics[0]
     with stack.client() as client:
         workflow = client.post("/v2/workflows", json={"name": "w", "stages": []}).json()["data"]
-        made = [
-            client.post(
-                "/v2/triggers",
-                json={"event": "COMMITTED_TRANSACTIONS", "workflowID": workflow["id"], **body},
-            )
+        ok, bad_filter, bad_vars = (
+            create_trigger(client, workflow["id"], **body)
             for body in (
                 {"filter": 'event.ledger == "ok"'},
                 {"filter": 'event.ledger == "bad" && event.nope.deeper == 1'},
                 {"filter": 'event.ledger == "vars"', "vars": {"x": "event.nope.deeper"}},
             )
-        ]
-        assert [m.status_code for m in made] == [201, 201, 201], [m.text for m in made]
-        ok, bad_filter, bad_vars = (m.json()["data"]["id"] for m in made)
+        )
     with httpx.Client(base_url=base, timeout=5) as http:
         assert http.get("/healthz").json() == {"status": "ok"}
         assert poll(lambda: http.get("/readyz").json(), lambda r: r == {"status": "ready"}) == {

@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from compose.localstack import free_port
 from streams import codec
 from tests.e2e.conftest import Stack
-from tests.e2e.test_walking_skeleton import poll
+from tests.e2e.helpers import create_trigger, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -84,16 +84,7 @@ def test_a_matched_trigger_is_a_span_in_the_events_trace(
     stack = run_stack()
     with stack.client() as client:
         workflow = client.post("/v2/workflows", json={"name": "w", "stages": []}).json()["data"]
-        made = client.post(
-            "/v2/triggers",
-            json={
-                "event": "COMMITTED_TRANSACTIONS",
-                "workflowID": workflow["id"],
-                "filter": 'event.ledger == "traced"',
-            },
-        )
-        assert made.status_code == 201, made.text
-        trigger_id = made.json()["data"]["id"]
+        trigger_id = create_trigger(client, workflow["id"], filter='event.ledger == "traced"')
         event = codec.dumps(
             {"type": "COMMITTED_TRANSACTIONS", "payload": {"ledger": "traced", "transactions": []}}
         )

@@ -29,6 +29,7 @@ from compose.localstack import KafkaBroker, PostgresCluster, free_port
 from streams import KafkaSettings, codec
 from tests.conftest import create_database
 from tests.e2e.conftest import Stack, run_stack
+from tests.e2e.helpers import create_trigger
 
 __all__ = ["run_stack"]  # the process fixture, shared
 
@@ -57,22 +58,12 @@ def keys(start: int, stop: int) -> list[str]:
     return [f"e{i}" for i in range(start, stop)]
 
 
-def create_trigger(client: httpx.Client, workflow_id: str, filter_: str) -> str:
-    made = client.post(
-        "/v2/triggers",
-        json={"event": "COMMITTED_TRANSACTIONS", "workflowID": workflow_id, "filter": filter_},
-    )
-    assert made.status_code == 201, made.text
-    trigger_id: str = made.json()["data"]["id"]
-    return trigger_id
-
-
 def define(stack: Stack, filter_: str = 'event.ledger == "main"') -> str:
     """A stage-less workflow and a trigger on it; returns the trigger id."""
     with stack.client() as client:
         workflow = client.post("/v2/workflows", json={"name": "w", "stages": []})
         assert workflow.status_code == 201, workflow.text
-        return create_trigger(client, workflow.json()["data"]["id"], filter_)
+        return create_trigger(client, workflow.json()["data"]["id"], filter=filter_)
 
 
 def occurrences(database: str, trigger_id: str) -> Counter[str]:
@@ -450,7 +441,7 @@ async def test_a_trigger_created_mid_stream_applies_from_then_on_and_a_deleted_o
     producing = asyncio.create_task(stream())
     await asyncio.sleep(1.5)
     with stack.client() as client:
-        trigger = create_trigger(client, workflow_id, 'event.ledger == "main"')
+        trigger = create_trigger(client, workflow_id, filter='event.ledger == "main"')
         created_at = time.monotonic()
         rows = await wait_for(
             lambda: occurrences(stack.database_url, trigger),
