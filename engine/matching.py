@@ -42,7 +42,6 @@ class Output:
 @dataclass(slots=True)
 class MatchResult:
     outputs: list[Output] = field(default_factory=list)
-    matched: int = 0
     filter_errors: list[FilterFailure] = field(default_factory=list)
     dead_letter_reason: str | None = None
     # `oversized`, or the `MalformedEvent.kind`: a bounded label for metrics.
@@ -51,6 +50,12 @@ class MatchResult:
     vars_errors: list[str] = field(default_factory=list)
     # (trigger id, occurrence id) of every occurrence, in output order.
     occurrences: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def matched(self) -> int:
+        """How many triggers matched (one occurrence each)."""
+        return len(self.occurrences)
+
     # One start command per occurrence that created an instance.
     starts: list[StartInstance] = field(default_factory=list)
     # FAILED_TRIGGER per failed occurrence (a started one is announced by its instance).
@@ -174,7 +179,6 @@ def match_record(
         result.events.extend(occurrence_events(occurrence))
         result.outputs.append(Output(dead_letter=False, key=key.encode(), value=value))
         result.occurrences.append((trigger.id, occ_id))
-        result.matched += 1
     return result
 
 

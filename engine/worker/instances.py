@@ -250,13 +250,7 @@ class InstanceRunner:
         if not lost:
             return
         async with self._lock:
-            dropped = [iid for iid, p in self._partition.items() if p in lost]
-            await self._cancel(dropped)
-            for iid in dropped:
-                self.states.pop(iid, None)
-                self._partition.pop(iid, None)
-            for iid in [iid for iid, (p, _) in self._finished.items() if p in lost]:
-                del self._finished[iid]
+            dropped = await self._drop(lost)
             self._owned -= lost
             self._stale -= lost
             await self._close_producers(lost)
@@ -275,17 +269,23 @@ class InstanceRunner:
         batch tries again before it applies anything.
         """
         self._stale |= partitions
-        stale = [iid for iid, p in self._partition.items() if p in partitions]
-        await self._cancel(stale)
-        for iid in stale:
-            self.states.pop(iid, None)
-            self._partition.pop(iid, None)
-        for iid in [iid for iid, (p, _) in self._finished.items() if p in partitions]:
-            del self._finished[iid]
+        await self._drop(partitions)
         log.warning("instances.resync", partitions=sorted(partitions))
         await self._open_producers(partitions)
         await self._recover(await self._restore(partitions))
         self._stale -= partitions
+
+    async def _drop(self, partitions: set[int]) -> list[str]:
+        """Forget what this worker holds of `partitions` (calls and timers
+        cancelled, states and finished markers dropped); the live instances dropped."""
+        dropped = [iid for iid, p in self._partition.items() if p in partitions]
+        await self._cancel(dropped)
+        for iid in dropped:
+            self.states.pop(iid, None)
+            self._partition.pop(iid, None)
+        for iid in [iid for iid, (p, _) in self._finished.items() if p in partitions]:
+            del self._finished[iid]
+        return dropped
 
     async def _cancel(self, instance_ids: Sequence[str]) -> None:
         tasks = [self._calls.pop(iid, None) for iid in instance_ids]

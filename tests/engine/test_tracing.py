@@ -40,7 +40,7 @@ def _trace(
 def test_each_occurrence_is_a_span_from_the_event_to_its_ack_under_the_events_trace() -> None:
     context = codec.dumps({"traceparent": PARENT})
     record = FakeRecord(headers=[("otel-context", context)])
-    matched = MatchResult(occurrences=[("t1", "o1"), ("t2", "o2")], matched=2)
+    matched = MatchResult(occurrences=[("t1", "o1"), ("t2", "o2")])
     end_ns = record.timestamp * 1_000_000 + 40_000_000
     spans = _trace([record, FakeRecord(offset=42)], [matched, MatchResult()], end_ns)
     found = spans.get_finished_spans()
@@ -67,14 +67,14 @@ def test_each_occurrence_is_a_span_from_the_event_to_its_ack_under_the_events_tr
 )
 def test_an_unusable_trace_context_gives_a_root_span(header: bytes) -> None:
     record = FakeRecord(headers=[("otel-context", header)])
-    spans = _trace([record], [MatchResult(occurrences=[("t1", "o1")], matched=1)], 10**18)
+    spans = _trace([record], [MatchResult(occurrences=[("t1", "o1")])], 10**18)
     [span] = spans.get_finished_spans()
     assert span.parent is None
 
 
 def test_a_clock_behind_the_producer_gives_an_empty_span_not_a_negative_one() -> None:
     record = FakeRecord(timestamp=2_000_000_000_000)
-    spans = _trace([record], [MatchResult(occurrences=[("t1", "o1")], matched=1)], 10**18)
+    spans = _trace([record], [MatchResult(occurrences=[("t1", "o1")])], 10**18)
     [span] = spans.get_finished_spans()
     assert span.start_time == span.end_time == 10**18
 
