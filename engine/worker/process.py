@@ -16,6 +16,7 @@ the broker (match) or committed in the database (project).
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -183,19 +184,21 @@ class Worker:
         pending = []
         published = []
         matched_at_ms: list[int] = []
+        # Counted per batch: labels() took ~3.6 µs a call in the worker profile.
+        outcomes: collections.Counter[tuple[str, str]] = collections.Counter()
         now_ns = time.time_ns()
         for record, (coordinates, result) in zip(records, results, strict=True):
             if result.dead_letter_reason is not None:
-                EVENTS.labels(record.topic, "dead_letter").inc()
+                outcomes[record.topic, "dead_letter"] += 1
                 DEAD_LETTERS.labels(result.dead_letter_kind or "not_envelope").inc()
                 log.warning(
                     "event.dead_lettered", source=coordinates, reason=result.dead_letter_reason
                 )
             elif result.matched:
-                EVENTS.labels(record.topic, "matched").inc()
+                outcomes[record.topic, "matched"] += 1
                 matched_at_ms.append(record.timestamp)
             else:
-                EVENTS.labels(record.topic, "unmatched").inc()
+                outcomes[record.topic, "unmatched"] += 1
             count_trigger_errors(
                 FILTER_ERRORS, (f.trigger.trigger.id for f in result.filter_errors)
             )
@@ -230,6 +233,8 @@ class Worker:
         # committed: offsets never run ahead of what was produced.
         if pending:
             await asyncio.gather(*pending)
+        for (topic, outcome), count in outcomes.items():
+            EVENTS.labels(topic, outcome).inc(count)
         observe_since(MATCH_LATENCY, matched_at_ms)
         if self.tracer is not None:
             self.tracer.record(records, [result for _, result in results], time.time_ns())
