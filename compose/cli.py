@@ -17,13 +17,18 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from compose.deadletters.cli import app as dead_letters_app
 from compose.logs import configure_logging
 from streams import codec
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from engine.worker import Worker
 
 app = typer.Typer(
     name="orchestration",
@@ -195,8 +200,20 @@ async def _run_worker() -> None:
     from aiokafka.errors import KafkaConnectionError
     from sqlalchemy.exc import OperationalError
 
+    # A SIGTERM while starting (its broker gone with the dev stack, say) ends
+    # the start: before, the worker waited on the broker and outlived its stack.
+    starting = asyncio.create_task(runtime.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(BaseException):
+            await starting
+        await _shut_down(runtime, db)
+        return
+    stopping.cancel()
     try:
-        await runtime.start()
+        starting.result()
     except (KafkaConnectionError, OperationalError, OSError) as exc:
         # Say what is unreachable in one line; a supervisor restarts us.
         typer.echo(f"error: cannot start the worker: {exc}", err=True)
@@ -222,10 +239,22 @@ async def _run_worker() -> None:
         died.cancel()
         if probes is not None:
             await probes.stop()
-        await runtime.stop()
-        await db.dispose()
+        await _shut_down(runtime, db)
     if died.done() and not died.cancelled():
         raise SystemExit(1)
+
+
+# Each loop stops within 10 s (streams.lifecycle); a broker or database that
+# went away must not hold the exit longer than this.
+SHUTDOWN_S = 30.0
+
+
+async def _shut_down(runtime: Worker, db: AsyncEngine) -> None:
+    try:
+        await asyncio.wait_for(runtime.stop(), SHUTDOWN_S)
+    except TimeoutError:
+        typer.echo(f"warning: worker stop took over {SHUTDOWN_S:.0f} s, exiting", err=True)
+    await db.dispose()
 
 
 @app.command()

@@ -1,7 +1,10 @@
 import asyncio
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +26,37 @@ def test_publish_reads_one_json_document_or_json_lines() -> None:
         _parse_events('{"type": "A"}\nnot json\n')
     with pytest.raises(ValueError, match="no event"):
         _parse_events("  \n")
+
+
+@pytest.mark.integration
+def test_a_worker_stopped_while_its_broker_hangs_exits_at_once() -> None:
+    """SIGTERM while the start waits on a broker that accepts connections and never
+    answers (one going down with the dev stack): the worker stops, it does
+    not wait out aiokafka's 40 s request timeout."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        env = {**os.environ, "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}"}
+        with subprocess.Popen(
+            [sys.executable, "-m", "compose", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as worker:
+            # Connected (the kernel accepts for the listening socket) and waiting.
+            time.sleep(3)
+            assert worker.poll() is None
+            sent = time.monotonic()
+            worker.send_signal(signal.SIGTERM)
+            try:
+                _, stderr = worker.communicate(timeout=30)
+            finally:
+                worker.kill()
+            took = time.monotonic() - sent
+            code = worker.returncode
+    assert code == 0, stderr
+    assert took < 20, f"stopped after {took:.0f} s"
+    assert "Traceback" not in stderr
 
 
 @pytest.mark.integration
