@@ -1,4 +1,11 @@
-"""Records on the history topic, keyed by instance id: the projector's only input contract.
+"""History records, keyed by instance id: the projector's only input contract.
+
+They come on two topics (streams.Topics): the matcher's `trigger.occurred`
+records on `orchestration.occurrences`, without transactions, and the instance
+runtime's on `orchestration.history`, in Kafka transactions. Both insert the
+instance row if it is missing (`trigger.occurred` and `instance.started`
+carry the same body), so neither waits for the other: an instance's stage
+rows never depend on the order of the two topics.
 
 Every record is a JSON object with a `type` discriminator. Most carry the
 *full current row* of what they describe, so the projector upserts them by
@@ -8,6 +15,7 @@ so a partition keeps them in order):
 | type | row | natural key |
 |---|---|---|
 | `trigger.occurred` | an occurrence and the instance it starts | occurrence id |
+| `instance.started` | the instance row, first record of every run | instance id |
 | `stage.status` | a `status[]` row (BEHAVIOUR 4.3) | (instance, stage, run id) |
 | `stage.history` | an instance history entry (4.5) | (instance, stage) |
 | `activity.history` | a stage history entry (4.6) | (instance, stage, position) |
@@ -27,6 +35,7 @@ from typing import Any, Final, Literal, NotRequired, TypedDict
 from streams import codec
 
 TRIGGER_OCCURRED: Final = "trigger.occurred"
+INSTANCE_STARTED: Final = "instance.started"
 STAGE_STATUS: Final = "stage.status"
 STAGE_HISTORY: Final = "stage.history"
 ACTIVITY_HISTORY: Final = "activity.history"
@@ -35,6 +44,7 @@ INSTANCE_TERMINATED: Final = "instance.terminated"
 # What each type must carry; `decode` checks these, the projector relies on them.
 _REQUIRED: Final[Mapping[str, tuple[str, ...]]] = {
     TRIGGER_OCCURRED: ("occurrence",),
+    INSTANCE_STARTED: ("instance",),
     STAGE_STATUS: ("instanceID", "stage", "runID", "startedAt"),
     STAGE_HISTORY: ("instanceID", "stage", "name", "input", "startedAt", "terminated"),
     ACTIVITY_HISTORY: (
@@ -79,6 +89,13 @@ class TriggerOccurred(TypedDict):
     id: str
     occurrence: OccurrenceBody
     instance: InstanceBody | None
+
+
+class InstanceStarted(TypedDict):
+    """The runtime applied a start: the instance row its stage rows refer to."""
+
+    type: Literal["instance.started"]
+    instance: InstanceBody
 
 
 class StageStatus(TypedDict):
@@ -133,7 +150,14 @@ class InstanceTerminated(TypedDict):
     error: NotRequired[str]
 
 
-HistoryRecord = TriggerOccurred | StageStatus | StageHistory | ActivityHistory | InstanceTerminated
+HistoryRecord = (
+    TriggerOccurred
+    | InstanceStarted
+    | StageStatus
+    | StageHistory
+    | ActivityHistory
+    | InstanceTerminated
+)
 
 
 def trigger_occurred(occurrence: OccurrenceBody, instance: InstanceBody | None) -> TriggerOccurred:
@@ -143,6 +167,10 @@ def trigger_occurred(occurrence: OccurrenceBody, instance: InstanceBody | None) 
         "occurrence": occurrence,
         "instance": instance,
     }
+
+
+def instance_started(instance: InstanceBody) -> InstanceStarted:
+    return {"type": "instance.started", "instance": instance}
 
 
 def encode(record: Mapping[str, Any]) -> bytes:

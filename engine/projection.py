@@ -62,7 +62,9 @@ class _Rows:
             self.touched[instance_id] = at
 
 
-def _collect_occurrence(rows: _Rows, record: dict[str, Any], offset: int) -> None:
+def _collect_instance(rows: _Rows, record: dict[str, Any], offset: int) -> None:
+    """The instance row of a `trigger.occurred` or an `instance.started` (the same
+    body): inserted once, whichever topic's record comes first."""
     instance = record.get("instance")
     if instance:
         created = parse_time(instance["createdAt"])
@@ -77,6 +79,10 @@ def _collect_occurrence(rows: _Rows, record: dict[str, Any], offset: int) -> Non
                 "variables": instance["variables"],
             },
         )
+
+
+def _collect_occurrence(rows: _Rows, record: dict[str, Any], offset: int) -> None:
+    _collect_instance(rows, record, offset)
     occ = record["occurrence"]
     rows.occurrences.setdefault(
         occ["id"],
@@ -155,6 +161,7 @@ def _collect_termination(rows: _Rows, record: dict[str, Any], offset: int) -> No
 
 _COLLECT: dict[str, Callable[[_Rows, dict[str, Any], int], None]] = {
     history.TRIGGER_OCCURRED: _collect_occurrence,
+    history.INSTANCE_STARTED: _collect_instance,
     history.STAGE_STATUS: _collect_status,
     history.STAGE_HISTORY: _collect_stage,
     history.ACTIVITY_HISTORY: _collect_activity,
@@ -207,11 +214,13 @@ class ProjectionWriter:
         ):
             return unknown
         async with self._db.begin() as conn:
-            # Parents first: stage rows reference their instance.
+            # Parents first: stage rows reference their instance. In id order:
+            # two workers projecting the two topics may insert the same rows,
+            # and one lock order means one waits instead of a deadlock.
             if rows.instances:
                 await conn.execute(
                     insert(schema.workflow_instances).on_conflict_do_nothing(index_elements=["id"]),
-                    list(rows.instances.values()),
+                    [rows.instances[key] for key in sorted(rows.instances)],
                 )
             if rows.occurrences:
                 await conn.execute(

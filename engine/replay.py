@@ -46,7 +46,7 @@ def kafka_records(
     dead_letters: bool = True,
     publish_events: bool = True,
 ) -> list[KafkaRecord]:
-    """What one matched record produces, in the live matcher's order: history
+    """What one matched record produces, in the live matcher's order: occurrence
     records (and dead letters), start commands, then public events dated `now_ns`.
 
     A replay passes `dead_letters=False`: the worker already dead-lettered
@@ -54,7 +54,7 @@ def kafka_records(
     """
     out = [
         KafkaRecord(
-            topics.dead_letter if o.dead_letter else topics.history, o.key, o.value, o.headers
+            topics.dead_letter if o.dead_letter else topics.occurrences, o.key, o.value, o.headers
         )
         for o in result.outputs
         if dead_letters or not o.dead_letter

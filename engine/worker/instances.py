@@ -71,7 +71,7 @@ from engine.instance import (
     TimerFired,
     step,
 )
-from streams import BatchConsumer, KafkaSettings, Record, Topics, codec
+from streams import BatchConsumer, KafkaSettings, Record, Topics, codec, format_time
 from streams.lifecycle import Loop
 from streams.producers import ProducerHolder, create_producer
 from streams.settings import RECORD_BATCH_OVERHEAD
@@ -422,11 +422,12 @@ class InstanceRunner:
             applied = replace(outcome.state, applied_offset=record.offset)
             states[iid] = applied
             partitions[iid] = record.partition
-            started = (
-                events.Started(command.occurrence_id, command.trigger_id)
-                if isinstance(command, commands.StartInstance)
-                else None
-            )
+            started = None
+            if isinstance(command, commands.StartInstance):
+                started = events.Started(command.occurrence_id, command.trigger_id)
+                # The instance row first, in this transaction: its stage rows
+                # never wait for the occurrence (engine.history).
+                history_records.append((iid, history.encode(instance_started(command, now))))
             self._collect(
                 iid,
                 replace(outcome, state=applied),
@@ -632,6 +633,18 @@ class InstanceRunner:
                 log.warning("instance.report_retry", command=command.id, error=repr(exc)[:300])
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+
+def instance_started(start: commands.StartInstance, now: datetime) -> history.InstanceStarted:
+    """The matcher and the API date the instance; a start without a date is dated `now`."""
+    return history.instance_started(
+        {
+            "id": start.instance_id,
+            "workflowID": start.workflow_id,
+            "createdAt": start.created_at or format_time(now),
+            "variables": dict(start.variables),
+        }
+    )
 
 
 def count_published(published: Sequence[events.PublicEvent]) -> None:

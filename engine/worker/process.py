@@ -1,12 +1,13 @@
 """The worker process: the definitions reader plus two batch loops.
 
 - `match` consumes the inbound topics (consumer group), matches each event
-  against the in-memory trigger index and produces history records (and
+  against the in-memory trigger index and produces occurrence records (and
   dead letters), plus one `instance.start` command per occurrence that
   created an instance (with the workflow's configuration from the
   definitions topic), which the instance runner (engine.worker.instances)
   consumes;
-- `project` consumes the history topic and upserts it into Postgres.
+- `project` consumes the occurrences and history topics and upserts them
+  into Postgres.
 
 Both read whole batches from aiokafka (`streams.BatchConsumer`): a batch's
 offsets are committed only after everything it produced is acknowledged by
@@ -153,13 +154,14 @@ class Worker:
         )
         self.projector = BatchConsumer(
             kafka,
-            [self.topics.history],
+            [self.topics.occurrences, self.topics.history],
             self._project_batch,
             group_id=f"{kafka.consumer_group}.projector",
             name="project",
             max_records=PROJECT_BATCH,
             # The instance runner writes history in Kafka transactions: a
             # record of an aborted one (a fenced-off worker's) is never projected.
+            # The occurrences topic has none, so nothing holds its reads back.
             read_committed=True,
         )
 

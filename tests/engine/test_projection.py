@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from engine.db import create_db_engine, schema
-from engine.history import trigger_occurred
+from engine.history import instance_started, trigger_occurred
 from engine.projection import ProjectionWriter
 from engine.settings import DatabaseSettings
 
@@ -233,5 +233,40 @@ async def test_a_stale_batch_written_late_changes_no_row(make_database: Callable
         assert [s["terminated_at"] for s in statuses] == [done]
         assert [(s["terminated"], s["terminated_at"]) for s in stages] == [(True, done)]
         assert [(a["attempt"], a["terminated"]) for a in activities] == [(2, True)]
+    finally:
+        await db.dispose()
+
+
+async def test_the_runtime_records_project_before_their_occurrence(
+    make_database: Callable[..., str],
+) -> None:
+    """The two topics are read independently: the runtime's `instance.started`
+    and stage rows may arrive before the matcher's occurrence, and both
+    orders give the same rows."""
+    db = create_db_engine(DatabaseSettings(database_url=make_database()))
+    occurred = record("o1")
+    started = dict(instance_started(occurred["instance"]))
+    try:
+        async with db.begin() as conn:
+            await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
+            await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
+        writer = ProjectionWriter(db)
+        await writer.write(at(0, started, status(0, "2025-03-04T10:22:01+00:00")))
+        async with db.connect() as conn:
+            early = (await conn.execute(select(schema.workflow_instances))).mappings().all()
+        await writer.write(at(0, occurred))
+        async with db.connect() as conn:
+            instances = (await conn.execute(select(schema.workflow_instances))).mappings().all()
+            occurrence = (await conn.execute(select(schema.triggers_occurrences))).mappings().one()
+            statuses = await conn.scalar(
+                select(func.count()).select_from(schema.workflow_instance_stage_statuses)
+            )
+        assert [(i["id"], i["workflow_id"], i["variables"]) for i in early] == [
+            ("o1_1", "w1", {"a": "1"})
+        ]
+        assert early[0]["created_at"] == dt.datetime(2025, 3, 4, 10, 22, 0, 1000, tzinfo=dt.UTC)
+        assert [dict(i) for i in instances] == [dict(i) for i in early]
+        assert occurrence["workflow_instance_id"] == "o1_1"
+        assert statuses == 1
     finally:
         await db.dispose()

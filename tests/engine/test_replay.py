@@ -29,6 +29,7 @@ TOPICS = Topics(
     definitions="defs",
     commands="cmds",
     history="hist",
+    occurrences="occ",
     events="events",
     dead_letter="dlq",
 )
@@ -67,7 +68,7 @@ def match(raw: bytes, **trigger: Any) -> Any:
 def test_a_match_becomes_its_history_record_then_its_start_command() -> None:
     result = match(event("e1"))
     records = kafka_records(result, TOPICS, now_ns=0, publish_events=False)
-    assert [r.topic for r in records] == ["hist", "cmds"]
+    assert [r.topic for r in records] == ["occ", "cmds"]
     occurred = history.decode(records[0].value)
     assert occurred["type"] == history.TRIGGER_OCCURRED
     start = commands.decode(records[1].value)
@@ -87,8 +88,8 @@ def test_the_same_event_replayed_yields_the_same_records_ids() -> None:
 def test_a_failed_occurrence_is_announced_and_starts_nothing() -> None:
     result = match(event("e1"), vars={"x": "event.missing.deeper"})
     records = kafka_records(result, TOPICS, now_ns=0)
-    assert [r.topic for r in records] == ["hist", "events"]
-    assert kafka_records(result, TOPICS, now_ns=0, publish_events=False)[-1].topic == "hist"
+    assert [r.topic for r in records] == ["occ", "events"]
+    assert kafka_records(result, TOPICS, now_ns=0, publish_events=False)[-1].topic == "occ"
 
 
 def test_a_replay_drops_dead_letters_the_worker_already_sent() -> None:

@@ -221,10 +221,10 @@ def assert_unavailable(answer: httpx.Response) -> None:
 
 
 async def history_keys(stack: Stack, wanted: set[str], within: float) -> set[str]:
-    """Event keys of the occurrences on the history topic (matched, maybe not
+    """Event keys of the occurrences on the occurrences topic (matched, maybe not
     projected yet), read until all of `wanted` showed or for `within` seconds."""
     consumer = AIOKafkaConsumer(
-        stack.topics.history,
+        stack.topics.occurrences,
         bootstrap_servers=stack.kafka.kafka_bootstrap_servers,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -264,7 +264,7 @@ async def test_postgres_down_for_30_s_answers_503_keeps_matching_and_catches_up(
         assert_unavailable(await client.get("/v2/workflows"))
         assert_unavailable(await client.get("/triggers"))  # v1
         assert_unavailable(await client.post("/v2/workflows", json={"name": "x", "stages": []}))
-    # Matching needs no database: the occurrences are on the history topic.
+    # Matching needs no database: the occurrences are on their topic.
     matched = await history_keys(stack, set(during), within=OUTAGE_S - 5)
     assert set(during) <= matched, f"{len(set(during) - matched)} not matched while down"
     await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_at)))

@@ -22,6 +22,7 @@ def all_names(topics: Topics) -> list[str]:
         topics.definitions,
         topics.commands,
         topics.history,
+        topics.occurrences,
         topics.events,
         topics.dead_letter,
     ]
