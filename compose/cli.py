@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -219,6 +220,7 @@ async def _run_worker() -> None:
         typer.echo(f"error: cannot start the worker: {exc}", err=True)
         await db.dispose()
         raise SystemExit(1) from None
+    freezing = asyncio.create_task(_freeze_when_ready(runtime))
     worker_settings = WorkerSettings()
     port, stall = worker_settings.worker_metrics_port, worker_settings.worker_stall_seconds
     probes = (
@@ -237,11 +239,22 @@ async def _run_worker() -> None:
     finally:
         stopping.cancel()
         died.cancel()
+        freezing.cancel()
         if probes is not None:
             await probes.stop()
         await _shut_down(runtime, db)
     if died.done() and not died.cancelled():
         raise SystemExit(1)
+
+
+async def _freeze_when_ready(runtime: Worker) -> None:
+    """Once the trigger index is loaded, what exists lives as long as the
+    process: keep it out of the collector's full passes. Before, each full
+    pass over the worker's heap stopped every loop for 80-126 ms, and four
+    of them in 20 s were the p99 of produce -> occurrence visible."""
+    await runtime.reader.ready.wait()
+    gc.collect()
+    gc.freeze()
 
 
 # Each loop stops within 10 s (streams.lifecycle); a broker or database that

@@ -1,4 +1,5 @@
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from compose.cli import _parse_events
+from compose.cli import _freeze_when_ready, _parse_events
 from compose.localstack import free_port
 from streams import KafkaSettings, codec
 from streams.topics import ensure_topics
@@ -168,3 +169,23 @@ def test_publish_finds_the_dev_stack_from_a_subdirectory_or_through_orchestratio
     assert named.returncode == 0, named.stderr
     # Two partitions: no order between the two.
     assert sorted(map(codec.dumps, consume_all(settings, topic, 2))) == [b'{"n":1}', b'{"n":2}']
+
+
+async def test_the_worker_heap_is_frozen_once_the_trigger_index_is_ready() -> None:
+    class Reader:
+        ready = asyncio.Event()
+
+    class Runtime:
+        reader = Reader()
+
+    gc.unfreeze()
+    freezing = asyncio.create_task(_freeze_when_ready(Runtime()))  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    try:
+        assert not freezing.done()
+        assert gc.get_freeze_count() == 0
+        Runtime.reader.ready.set()
+        await freezing
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
