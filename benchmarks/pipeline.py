@@ -465,7 +465,7 @@ def main() -> None:
         if out.matched:
             print(
                 f"\n{scenario.label}: produce -> matched (the occurrence's `date`) p50 "
-                f"{ms(out.matched, 50)}, p99 {ms(out.matched, 99)}; the rest is history "
+                f"{ms(out.matched, 50)}, p99 {ms(out.matched, 99)}; the rest is occurrences "
                 "topic -> projector -> Postgres"
             )
     for scenario, out in results:
