@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import structlog
@@ -56,6 +56,59 @@ class CachedPartitioner:
                 self._hashes.clear()  # bounded; refilled by the live keys
             hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
         return all_partitions[hashed % len(all_partitions)]
+
+
+# One hash cache for the batched sends of every producer (keys are instance ids).
+_BATCH_PARTITIONER = CachedPartitioner()
+
+
+# (topic, key, value, headers) of one record to send.
+OutRecord = tuple[str, bytes, bytes | None, Sequence[tuple[str, bytes]]]
+
+
+async def send_batched(
+    producer: AIOKafkaProducer, records: Iterable[OutRecord]
+) -> list[asyncio.Future[Any]]:
+    """Queue records as one aiokafka batch per topic partition, in order within
+    each partition, on the partition `send` would pick for the key; returns
+    what to await for the broker's acknowledgement. One `send` call cost ~28
+    µs of CPU (profiled: ~9 per instance start in the runtime, ~3 per match
+    in the matcher); a batch append costs a few.
+
+    A record too large for a batch of its own goes through `send` (which
+    checks it against the request size). Like `send`, this only queues: in a
+    transaction, its commit waits for every batch."""
+    partitions: dict[str, list[int]] = {}
+    batches: dict[tuple[str, int], Any] = {}
+    acks: list[asyncio.Future[Any]] = []
+
+    async def submit(tp: tuple[str, int]) -> None:
+        batch = batches.pop(tp, None)
+        if batch is not None and batch.record_count():
+            acks.append(await producer.send_batch(batch, tp[0], partition=tp[1]))
+
+    for topic, key, value, given in records:
+        # aiokafka's C batch builder takes a list only.
+        headers = given if isinstance(given, list) else list(given)
+        known = partitions.get(topic)
+        if known is None:
+            known = partitions[topic] = sorted(await producer.partitions_for(topic))
+        tp = (topic, _BATCH_PARTITIONER(key, known, known))
+        batch = batches.get(tp)
+        if batch is None:
+            batch = batches[tp] = producer.create_batch()
+        if batch.append(key=key, value=value, timestamp=None, headers=headers) is not None:
+            continue
+        await submit(tp)  # full: send it, then start the next one
+        batch = batches[tp] = producer.create_batch()
+        if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+            del batches[tp]
+            acks.append(
+                await producer.send(topic, key=key, value=value, partition=tp[1], headers=headers)
+            )
+    for tp in list(batches):
+        await submit(tp)
+    return acks
 
 
 def create_producer(

@@ -73,7 +73,7 @@ from engine.instance import (
 )
 from streams import BatchConsumer, KafkaSettings, Record, Topics, codec, format_time
 from streams.lifecycle import Loop
-from streams.producers import ProducerHolder, create_producer
+from streams.producers import ProducerHolder, create_producer, send_batched
 from streams.settings import RECORD_BATCH_OVERHEAD
 
 log = structlog.get_logger(__name__)
@@ -506,9 +506,9 @@ class InstanceRunner:
 
         async def commit(partition: int) -> None:
             producer = self._txn[partition]
+            records = [(t, key.encode(), value, ()) for t, key, value in writes.get(partition, [])]
             async with producer.transaction():
-                for topic, key, value in writes.get(partition, []):
-                    await producer.send(topic, key=key.encode(), value=value)
+                await send_batched(producer, records)
                 if partition in offsets:
                     tp = TopicPartition(topics.commands, partition)
                     await producer.send_offsets_to_transaction(
