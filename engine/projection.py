@@ -29,8 +29,19 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, Table, bindparam, func, or_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    DateTime,
+    String,
+    Table,
+    Text,
+    bindparam,
+    column,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -174,71 +185,87 @@ _COLLECT: dict[str, Callable[[_Rows, dict[str, Any], int], None]] = {
 }
 
 
-# Every statement is compiled once for psycopg and a batch's statements go to
-# the server in one pipeline (one round trip, one commit). Through SQLAlchemy's
-# executemany a 12-record batch cost 4.9 ms of the worker's CPU, mostly in
-# building upserts and one sync per statement (benchmarks/pipeline.py).
+# Every statement is compiled once and takes a whole batch as one JSON
+# parameter (`jsonb_to_recordset`); a batch's statements go to the server in
+# one psycopg pipeline (one round trip, one commit). Through SQLAlchemy's
+# executemany a 12-record batch cost 4.9 ms of the worker's CPU (upserts
+# built per call, one sync per statement); compiled once with a row per
+# execution, ~30 µs a row, the projector was still the largest share of the
+# worker's CPU in a burst of starts (benchmarks/engine.py).
 _DIALECT = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
 
 
 @dataclass(frozen=True, slots=True)
 class _Sql:
     text: str
-    # Bind names with a fixed value (`terminated=True`), sent with every row.
+    # Bind names with a fixed value (`terminated=True`).
     fixed: dict[str, Any]
-    # Columns sent as JSONB, encoded by the service's one codec.
-    json: frozenset[str]
 
     @classmethod
-    def compile(cls, statement: Any, columns: Sequence[str] = ()) -> _Sql:
-        compiled = statement.compile(dialect=_DIALECT, column_keys=list(columns) or None)
-        table = statement.table
-        json = frozenset(c.name for c in table.c if isinstance(c.type, JSON))
-        fixed = {k: v for k, v in compiled.params.items() if v is not None}
-        return cls(compiled.string, fixed, json)
+    def compile(cls, statement: Any) -> _Sql:
+        compiled = statement.compile(dialect=_DIALECT)
+        fixed = {k: v for k, v in compiled.params.items() if k != "rows"}
+        return cls(compiled.string, fixed)
 
-    def params(self, row: dict[str, Any]) -> dict[str, Any]:
-        out = {**self.fixed, **row}
-        for column in self.json & row.keys():
-            value = row[column]
-            if value is not None:
-                out[column] = Jsonb(value, dumps=codec.dumps)
-        return out
+    def params(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        # Times go as RFC 3339 text; Postgres reads them into timestamptz.
+        return {**self.fixed, "rows": Jsonb(rows, dumps=codec.dumps)}
+
+
+def _recordset(columns: Sequence[tuple[str, Any]]) -> Any:
+    """The batch's rows as a relation: `jsonb_to_recordset(:rows) AS x(col type, ...)`."""
+    rows = bindparam("rows", type_=JSONB)
+    typed = [column(name, type_) for name, type_ in columns]
+    return func.jsonb_to_recordset(rows).table_valued(*typed).render_derived(with_types=True)
+
+
+def _insert_from(table: Table, columns: tuple[str, ...], order: str | None = None) -> Any:
+    rows = _recordset([(c, table.c[c].type) for c in columns])
+    picked = select(*(rows.c[c] for c in columns))
+    if order is not None:
+        picked = picked.order_by(rows.c[order])
+    return insert(table).from_select(list(columns), picked)
 
 
 @functools.cache
 def _upsert(table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> _Sql:
-    statement = insert(table)
+    statement = _insert_from(table, columns)
     changed = {c: statement.excluded[c] for c in columns if c not in key}
     # Only a later record replaces a row (module docstring); NULL: a row
     # projected before migration 0006.
     mark = table.c.history_offset
     newer = or_(mark.is_(None), mark < statement.excluded.history_offset)
     upsert = statement.on_conflict_do_update(index_elements=list(key), set_=changed, where=newer)
-    return _Sql.compile(upsert, columns)
+    return _Sql.compile(upsert)
 
 
 @functools.cache
 def _insert_new(table: Table, columns: tuple[str, ...]) -> _Sql:
-    return _Sql.compile(insert(table).on_conflict_do_nothing(index_elements=["id"]), columns)
+    # In id order: two workers projecting the two topics may insert the same
+    # rows, and one lock order means one waits instead of a deadlock.
+    statement = _insert_from(table, columns, order="id")
+    return _Sql.compile(statement.on_conflict_do_nothing(index_elements=["id"]))
 
 
 _INSTANCES = schema.workflow_instances
+_AT = DateTime(timezone=True)
 # `updatedAt` follows every stage change (upstream never moves it, 15 item
 # 18); GREATEST keeps a replayed batch from moving it back.
+_TOUCHED = _recordset([("b_id", String()), ("b_at", _AT)])
 _TOUCH = _Sql.compile(
     update(_INSTANCES)
-    .where(_INSTANCES.c.id == bindparam("b_id"))
-    .values(updated_at=func.greatest(_INSTANCES.c.updated_at, bindparam("b_at")))
+    .where(_INSTANCES.c.id == _TOUCHED.c.b_id)
+    .values(updated_at=func.greatest(_INSTANCES.c.updated_at, _TOUCHED.c.b_at))
 )
+_ENDED = _recordset([("b_id", String()), ("b_at", _AT), ("b_error", Text())])
 _TERMINATE = _Sql.compile(
     update(_INSTANCES)
-    .where(_INSTANCES.c.id == bindparam("b_id"))
+    .where(_INSTANCES.c.id == _ENDED.c.b_id)
     .values(
         terminated=True,
-        terminated_at=bindparam("b_at"),
-        updated_at=func.greatest(_INSTANCES.c.updated_at, bindparam("b_at")),
-        error=bindparam("b_error"),
+        terminated_at=_ENDED.c.b_at,
+        updated_at=func.greatest(_INSTANCES.c.updated_at, _ENDED.c.b_at),
+        error=_ENDED.c.b_error,
     )
 )
 
@@ -251,13 +278,8 @@ def _statements(rows: _Rows) -> list[tuple[_Sql, list[dict[str, Any]]]]:
         if batch:
             out.append((sql(tuple(batch[0])), batch))
 
-    # Parents first: stage rows reference their instance. In id order: two
-    # workers projecting the two topics may insert the same rows, and one
-    # lock order means one waits instead of a deadlock.
-    add(
-        lambda cols: _insert_new(_INSTANCES, cols),
-        [rows.instances[key] for key in sorted(rows.instances)],
-    )
+    # Parents first: stage rows reference their instance.
+    add(lambda cols: _insert_new(_INSTANCES, cols), [*rows.instances.values()])
     add(lambda cols: _insert_new(schema.triggers_occurrences, cols), [*rows.occurrences.values()])
     for table, key, batch in (
         (
@@ -304,5 +326,5 @@ class ProjectionWriter:
             assert isinstance(pg, psycopg.AsyncConnection)
             async with pg.transaction(), pg.pipeline(), pg.cursor() as cursor:
                 for sql, batch in statements:
-                    await cursor.executemany(sql.text, [sql.params(row) for row in batch])
+                    await cursor.execute(sql.text, sql.params(batch))
         return unknown

@@ -17,6 +17,7 @@ lives beside the expression language, `triggers.expr.decode_event`.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Any
@@ -33,15 +34,24 @@ class DecodeError(ValueError):
     """Not JSON, or nested deeper than `MAX_DEPTH`."""
 
 
+def _time(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()  # what orjson writes for an aware datetime
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON; integers of any size written exactly."""
+    """Compact UTF-8 JSON; integers of any size written exactly; a datetime
+    as RFC 3339 text (the projector's rows)."""
     try:
         return orjson.dumps(value)
     except TypeError:
         # orjson refuses integers beyond 64 bits (and non-str keys); the
         # stdlib writes big integers exactly and raises on the rest.
         try:
-            return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+            return json.dumps(
+                value, separators=(",", ":"), ensure_ascii=False, default=_time
+            ).encode()
         except RecursionError:
             raise ValueError(f"value nested deeper than {MAX_DEPTH} levels") from None
 

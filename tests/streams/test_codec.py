@@ -1,3 +1,4 @@
+import datetime as dt
 import json
 
 import pytest
@@ -53,3 +54,15 @@ def test_deep_nesting_is_a_decode_error_not_a_recursion_error() -> None:
     assert codec.loads(b'{"s": "' + b"[" * 1000 + b'"}') == {"s": "[" * 1000}
     shallow = b"[" * codec.MAX_DEPTH + b"]" * codec.MAX_DEPTH
     assert codec.loads(shallow) is not None
+
+
+def test_datetimes_are_written_alike_with_or_without_big_integers() -> None:
+    at = dt.datetime(2025, 3, 4, 10, 22, 0, 1000, tzinfo=dt.UTC)
+    small, big = (
+        codec.loads(codec.dumps({"at": at, "n": 1})),
+        codec.loads(codec.dumps({"at": at, "n": 2**70})),
+    )
+    assert small["at"] == big["at"] == "2025-03-04T10:22:00.001000+00:00"
+    assert big["n"] == 2**70
+    with pytest.raises(TypeError):
+        codec.dumps({"n": 2**70, "x": object()})
