@@ -311,6 +311,7 @@ class Worker:
             await self._http.aclose()
         await self.matcher.stop()
         await self.projector.stop()
+        await self.writer.aclose()
         await self.producer.stop()
         await self.reader.stop()
         if self.tracer is not None:

@@ -3,7 +3,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from engine.db import create_db_engine, schema
 from engine.history import instance_started, trigger_occurred
@@ -11,6 +12,27 @@ from engine.projection import ProjectionWriter
 from engine.settings import DatabaseSettings
 
 pytestmark = pytest.mark.integration
+
+
+class Writers:
+    """Factory: writers on a test's engine; `close` before the engine is disposed
+    (a writer holds a connection between batches)."""
+
+    def __init__(self) -> None:
+        self.made: list[ProjectionWriter] = []
+
+    def __call__(self, db: AsyncEngine) -> ProjectionWriter:
+        self.made.append(ProjectionWriter(db))
+        return self.made[-1]
+
+    async def close(self) -> None:
+        for writer in self.made:
+            await writer.aclose()
+
+
+@pytest.fixture
+def writers() -> Writers:
+    return Writers()
 
 
 def at(first: int, *records: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -39,13 +61,15 @@ def record(occurrence_id: str, *, instance: bool = True) -> dict[str, Any]:
     return dict(trigger_occurred(occurrence, body))  # type: ignore[arg-type]
 
 
-async def test_replaying_a_batch_changes_nothing(make_database: Callable[..., str]) -> None:
+async def test_replaying_a_batch_changes_nothing(
+    make_database: Callable[..., str], writers: Writers
+) -> None:
     db = create_db_engine(DatabaseSettings(database_url=make_database()))
     try:
         async with db.begin() as conn:
             await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
             await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
-        writer = ProjectionWriter(db)
+        writer = writers(db)
         batch = at(0, record("o1"), record("o2", instance=False), record("o1"))
         await writer.write(batch)
         await writer.write(batch)
@@ -71,6 +95,7 @@ async def test_replaying_a_batch_changes_nothing(make_database: Callable[..., st
         assert occurrences[1]["error"] == "boom"
         assert instances == 1
     finally:
+        await writers.close()
         await db.dispose()
 
 
@@ -87,7 +112,9 @@ def status(stage: int, started: str, terminated: str | None = None) -> dict[str,
     return row
 
 
-async def test_updated_at_follows_every_stage_change(make_database: Callable[..., str]) -> None:
+async def test_updated_at_follows_every_stage_change(
+    make_database: Callable[..., str], writers: Writers
+) -> None:
     db = create_db_engine(DatabaseSettings(database_url=make_database()))
     instances = schema.workflow_instances
 
@@ -101,7 +128,7 @@ async def test_updated_at_follows_every_stage_change(make_database: Callable[...
         async with db.begin() as conn:
             await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
             await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
-        writer = ProjectionWriter(db)
+        writer = writers(db)
         await writer.write(at(0, record("o1")))
         assert await updated_at() == "2025-03-04T10:22:00.001000+00:00"
         first = at(1, status(0, "2025-03-04T10:22:01+00:00"))
@@ -130,6 +157,7 @@ async def test_updated_at_follows_every_stage_change(make_database: Callable[...
         await writer.write(first)
         assert await updated_at() == "2025-03-04T10:22:04+00:00"
     finally:
+        await writers.close()
         await db.dispose()
 
 
@@ -147,7 +175,7 @@ ACTIVITY: dict[str, Any] = {
 
 
 async def test_a_held_activity_keeps_its_hold_until_a_later_record_clears_it(
-    make_database: Callable[..., str],
+    make_database: Callable[..., str], writers: Writers
 ) -> None:
     db = create_db_engine(DatabaseSettings(database_url=make_database()))
     activities = schema.workflow_stage_history
@@ -166,7 +194,7 @@ async def test_a_held_activity_keeps_its_hold_until_a_later_record_clears_it(
         async with db.begin() as conn:
             await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
             await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
-        writer = ProjectionWriter(db)
+        writer = writers(db)
         await writer.write(at(0, record("o1"), held))
         async with db.connect() as conn:
             row = (await conn.execute(select(activities))).mappings().one()
@@ -183,10 +211,13 @@ async def test_a_held_activity_keeps_its_hold_until_a_later_record_clears_it(
         assert row["pause_reason"] is None
         assert row["attempt"] == 1
     finally:
+        await writers.close()
         await db.dispose()
 
 
-async def test_a_stale_batch_written_late_changes_no_row(make_database: Callable[..., str]) -> None:
+async def test_a_stale_batch_written_late_changes_no_row(
+    make_database: Callable[..., str], writers: Writers
+) -> None:
     """A projector frozen with a batch in hand writes it after another one
     projected later records of the same rows: nothing goes back."""
     db = create_db_engine(DatabaseSettings(database_url=make_database()))
@@ -214,7 +245,7 @@ async def test_a_stale_batch_written_late_changes_no_row(make_database: Callable
         async with db.begin() as conn:
             await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
             await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
-        writer = ProjectionWriter(db)
+        writer = writers(db)
         await writer.write(at(0, record("o1")))
         await writer.write(stale)
         await writer.write(later)  # the new owner, from the same offsets on
@@ -234,11 +265,12 @@ async def test_a_stale_batch_written_late_changes_no_row(make_database: Callable
         assert [(s["terminated"], s["terminated_at"]) for s in stages] == [(True, done)]
         assert [(a["attempt"], a["terminated"]) for a in activities] == [(2, True)]
     finally:
+        await writers.close()
         await db.dispose()
 
 
 async def test_the_runtime_records_project_before_their_occurrence(
-    make_database: Callable[..., str],
+    make_database: Callable[..., str], writers: Writers
 ) -> None:
     """The two topics are read independently: the runtime's `instance.started`
     and stage rows may arrive before the matcher's occurrence, and both
@@ -250,7 +282,7 @@ async def test_the_runtime_records_project_before_their_occurrence(
         async with db.begin() as conn:
             await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
             await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
-        writer = ProjectionWriter(db)
+        writer = writers(db)
         await writer.write(at(0, started, status(0, "2025-03-04T10:22:01+00:00")))
         async with db.connect() as conn:
             early = (await conn.execute(select(schema.workflow_instances))).mappings().all()
@@ -269,4 +301,36 @@ async def test_the_runtime_records_project_before_their_occurrence(
         assert occurrence["workflow_instance_id"] == "o1_1"
         assert statuses == 1
     finally:
+        await writers.close()
+        await db.dispose()
+
+
+async def test_a_write_after_its_connection_was_killed_goes_through_on_a_new_one(
+    make_database: Callable[..., str], writers: Writers
+) -> None:
+    """The writer holds one connection between batches; a server-side kill (a
+    restart, an idle timeout) fails one write, and the retry checks out another."""
+    db = create_db_engine(DatabaseSettings(database_url=make_database()))
+    try:
+        async with db.begin() as conn:
+            await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
+            await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
+        writer = writers(db)
+        await writer.write(at(0, record("o1")))
+        async with db.begin() as conn:
+            killed = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert killed >= 1
+        with pytest.raises(Exception):  # noqa: B017 (psycopg's error for a dead link varies)
+            await writer.write(at(1, record("o2")))
+        await writer.write(at(1, record("o2")))
+        async with db.connect() as conn:
+            ids = (await conn.execute(select(schema.triggers_occurrences.c.id))).scalars().all()
+        assert sorted(ids) == ["o1", "o2"]
+    finally:
+        await writers.close()
         await db.dispose()
