@@ -191,6 +191,9 @@ async def _run_worker() -> None:
         # /healthz fails when a batch loop has had records waiting and
         # completed no batch for this long (a wedged handler, a database down).
         worker_stall_seconds: float = Field(default=120.0, gt=0)
+        # Broker unreachable, topics not created, a changelog not read back:
+        # the worker exits 1 after this long instead of hanging unready.
+        worker_start_seconds: float = Field(default=300.0, gt=0)
 
     db = create_db_engine(DatabaseSettings())
     runtime = Worker(KafkaSettings(), db)
@@ -202,16 +205,27 @@ async def _run_worker() -> None:
     from sqlalchemy.exc import OperationalError
 
     # A SIGTERM while starting (its broker gone with the dev stack, say) ends
-    # the start: before, the worker waited on the broker and outlived its stack.
+    # the start, and so does a start that outlasts its bound: before, a worker
+    # whose broker went away mid-start waited for ever (one outlived its dev
+    # stack by two hours), never ready and never dead.
+    worker_settings = WorkerSettings()
     starting = asyncio.create_task(runtime.start())
     stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        [starting, stopping],
+        timeout=worker_settings.worker_start_seconds,
+        return_when=asyncio.FIRST_COMPLETED,
+    )
     if not starting.done():
         starting.cancel()
         with contextlib.suppress(BaseException):
             await starting
         await _shut_down(runtime, db)
-        return
+        if stopping.done():
+            return
+        limit = worker_settings.worker_start_seconds
+        typer.echo(f"error: cannot start the worker: not started within {limit:.0f} s", err=True)
+        raise SystemExit(1)
     stopping.cancel()
     try:
         starting.result()
@@ -221,7 +235,6 @@ async def _run_worker() -> None:
         await db.dispose()
         raise SystemExit(1) from None
     freezing = asyncio.create_task(_freeze_when_ready(runtime))
-    worker_settings = WorkerSettings()
     port, stall = worker_settings.worker_metrics_port, worker_settings.worker_stall_seconds
     probes = (
         ProbeServer(

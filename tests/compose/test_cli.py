@@ -61,6 +61,32 @@ def test_a_worker_stopped_while_its_broker_hangs_exits_at_once() -> None:
 
 
 @pytest.mark.integration
+def test_a_worker_whose_start_hangs_exits_non_zero_after_its_bound() -> None:
+    """A broker that accepts connections and never answers: the start does not
+    hang for ever (unready, undead); past ORCHESTRATION_WORKER_START_SECONDS
+    the worker says so and exits 1 for its supervisor to restart it."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        env = {
+            **os.environ,
+            "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+            "ORCHESTRATION_WORKER_START_SECONDS": "3",
+        }
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "compose", "worker"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1, result.stderr
+    assert "not started within 3 s" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 40
+
+
+@pytest.mark.integration
 def test_the_worker_says_what_is_unreachable_and_exits_non_zero() -> None:
     env = {**os.environ, "ORCHESTRATION_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
     result = subprocess.run(
