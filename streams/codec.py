@@ -57,9 +57,17 @@ def dumps(value: Any) -> bytes:
 
 
 # orjson turns integers outside [-2**63, 2**64) into floats; such integers
-# have at least 19 digits. A digit run that long sends the text to the stdlib
-# (the scan costs a fraction of a microsecond on a typical event).
-_LONG_DIGITS = re.compile(rb"\d{19}")
+# have at least 19 digits. A digit run that long sends the text to the stdlib.
+_LONG_RUN = 19
+# Every digit to "0", every other byte to " ": a run of n digits is then a
+# plain substring search. 1.4 us on a 330-byte event where the regex
+# `\d{19}` took 5 us (more than orjson's parse), 11 us vs 147 us on 10 KB.
+_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+
+
+def has_digit_run(data: bytes, n: int) -> bool:
+    """Whether `data` holds `n` or more consecutive ASCII digits."""
+    return b"0" * n in data.translate(_DIGITS_AS_ZEROS)
 
 
 def loads(raw: bytes | bytearray | memoryview | str) -> Any:
@@ -67,7 +75,7 @@ def loads(raw: bytes | bytearray | memoryview | str) -> Any:
     data = raw.encode() if isinstance(raw, str) else bytes(raw)
     check_depth(data)
     try:
-        if _LONG_DIGITS.search(data):
+        if has_digit_run(data, _LONG_RUN):
             return json.loads(data)
         return orjson.loads(data)
     except (ValueError, RecursionError) as exc:

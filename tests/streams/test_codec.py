@@ -1,5 +1,6 @@
 import datetime as dt
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -66,3 +67,17 @@ def test_datetimes_are_written_alike_with_or_without_big_integers() -> None:
     assert big["n"] == 2**70
     with pytest.raises(TypeError):
         codec.dumps({"n": 2**70, "x": object()})
+
+
+@given(st.binary(max_size=80) | st.text(alphabet="0123456789 a.-é", max_size=80).map(str.encode))
+def test_a_digit_run_is_found_exactly_when_one_that_long_is_there(data: bytes) -> None:
+    for n in (1, 3, 16, 19):
+        assert codec.has_digit_run(data, n) == bool(re.search(rb"[0-9]{%d}" % n, data))
+
+
+def test_a_run_one_digit_short_keeps_the_fast_decoder_and_a_long_one_stays_exact() -> None:
+    assert not codec.has_digit_run(b'{"a": 123456789012345678}', 19)
+    assert codec.has_digit_run(b'{"a": 1234567890123456789}', 19)
+    # Two runs side by side, split by a dot, are not one run.
+    assert not codec.has_digit_run(b"1234567890.123456789", 19)
+    assert codec.loads(b'{"a": 99999999999999999999}') == {"a": 99999999999999999999}

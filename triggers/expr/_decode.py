@@ -12,12 +12,11 @@ floats, hence their ids, from being reused).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
-from streams.codec import check_depth
+from streams.codec import check_depth, has_digit_run
 
 from ._types import ExactInts
 
@@ -25,7 +24,7 @@ from ._types import ExactInts
 # least 16 digits, so only a document with a run that long needs the table
 # (orjson itself floats integers beyond 64 bits, losing them).
 _EXACT_LIMIT = 2**53
-_LONG_DIGITS = re.compile(rb"\d{16}")
+_LONG_RUN = 16
 
 
 def decode_json(raw: bytes | bytearray | memoryview | str, exact: ExactInts | None = None) -> Any:
@@ -36,7 +35,7 @@ def decode_json(raw: bytes | bytearray | memoryview | str, exact: ExactInts | No
     """
     data = raw.encode() if isinstance(raw, str) else bytes(raw)
     check_depth(data)
-    if exact is not None and _LONG_DIGITS.search(data):
+    if exact is not None and has_digit_run(data, _LONG_RUN):
         return json.loads(data.decode("utf-8", "replace"), parse_int=_recording(exact))
     try:
         value = orjson.loads(data)
