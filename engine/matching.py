@@ -7,7 +7,6 @@ what comes out. Bad input never raises: it becomes a dead-letter output.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from streams import MalformedEvent, codec, decode_envelope, format_time
 from triggers import (
     FilterFailure,
     TriggerIndex,
+    derived_id,
     evaluate,
     event_identity,
     expr,
@@ -189,7 +189,7 @@ def start_command(
     the occurrence, so a re-matched event sends the same command again and the
     runtime rejects the second one."""
     return StartInstance(
-        id=str(uuid.uuid5(uuid.UUID(occurrence), "start")),
+        id=derived_id(occurrence, "start"),
         instance_id=instance["id"],
         workflow_id=instance["workflowID"],
         config=workflow.config,

@@ -7,6 +7,7 @@ keys are dropped, and an occurrence stores exactly these six.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +96,7 @@ def new_envelope(
 def format_time_ns(epoch_ns: int) -> str:
     """RFC 3339 in UTC to the nanosecond, trailing zeros dropped (Go's RFC3339Nano)."""
     seconds, nanos = divmod(epoch_ns, 1_000_000_000)
-    text = dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    text = _whole_seconds(seconds)
     if nanos:
         text += "." + f"{nanos:09d}".rstrip("0")
     return text + "Z"
@@ -103,8 +104,16 @@ def format_time_ns(epoch_ns: int) -> str:
 
 def format_time(value: dt.datetime) -> str:
     """RFC 3339 in UTC with Go's trailing-zero-free fraction (`...30.1234Z`)."""
+    # isoformat: 1.3 us where strftime took 2.5 (every occurrence is dated).
     value = value.astimezone(dt.UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    text = value.isoformat()[:-6]  # without "+00:00"
     if value.microsecond:
-        text += "." + f"{value.microsecond:06d}".rstrip("0")
+        text = text.rstrip("0")
     return text + "Z"
+
+
+# The whole-second part of the public events' dates: the records of one
+# batch share a handful of seconds, so the formatting is mostly a cache hit.
+@functools.lru_cache(maxsize=16)
+def _whole_seconds(epoch_s: int) -> str:
+    return dt.datetime.fromtimestamp(epoch_s, dt.UTC).isoformat()[:-6]

@@ -3,7 +3,7 @@
 No I/O except the `fetch` callable handed to `link()`; never imports engine or api.
 """
 
-from triggers.identity import event_identity, instance_id, occurrence_id
+from triggers.identity import derived_id, event_identity, instance_id, occurrence_id
 from triggers.index import TriggerIndex
 from triggers.matcher import FilterFailure, Match, evaluate
 from triggers.model import (
@@ -23,6 +23,7 @@ __all__ = [
     "TriggerError",
     "TriggerIndex",
     "compile_trigger",
+    "derived_id",
     "evaluate",
     "event_identity",
     "instance_id",

@@ -40,7 +40,25 @@ def occurrence_id(trigger_id: str, event_type: str, payload: Any, identity: str)
         basis = f"{trigger_id}|object|{object_id if isinstance(object_id, str) else ''}"
     else:
         basis = f"{trigger_id}|event|{identity}"
-    return str(uuid.uuid5(_NAMESPACE, basis))
+    return name_uuid(_NAMESPACE.bytes, basis)
+
+
+def derived_id(parent: str, name: str) -> str:
+    """The version-5 UUID of `name` under the UUID `parent` (a child id that
+    repeats whenever its parent does)."""
+    return name_uuid(uuid.UUID(parent).bytes, name)
+
+
+def name_uuid(namespace: bytes, name: str) -> str:
+    """`str(uuid.uuid5(UUID(bytes=namespace), name))` without the UUID objects:
+    2.7 us instead of 7.4 (two per matched trigger)."""
+    # SHA-1 is what RFC 4122 version 5 is defined with; an id, not a secret.
+    sha1 = hashlib.sha1(namespace + name.encode(), usedforsecurity=False)
+    digest = bytearray(sha1.digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = digest.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def instance_id(occurrence: str) -> str:

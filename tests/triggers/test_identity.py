@@ -1,8 +1,10 @@
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from triggers import event_identity, instance_id, occurrence_id
+from triggers import event_identity, identity, instance_id, occurrence_id
 
 pytestmark = pytest.mark.unit
 
@@ -48,3 +50,10 @@ def test_instance_ids_have_the_upstream_trigger_shape() -> None:
     head, _, seq = started.rpartition("_")
     assert head == occurrence
     assert seq.isdigit()
+
+
+@given(st.binary(min_size=16, max_size=16), st.text(max_size=60))
+def test_name_uuid_is_rfc_4122_version_5(namespace: bytes, name: str) -> None:
+    expected = uuid.uuid5(uuid.UUID(bytes=namespace), name)
+    assert identity.name_uuid(namespace, name) == str(expected)
+    assert identity.derived_id(str(expected), name) == str(uuid.uuid5(expected, name))
