@@ -31,6 +31,7 @@ SURFACES = {
         "TriggerError",
         "TriggerIndex",
         "compile_trigger",
+        "derived_id",
         "evaluate",
         "event_identity",
         "instance_id",
