@@ -100,7 +100,10 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 
 
 class Bench:
-    def __init__(self, bootstrap: str, database: str, workdir: Path, profile: bool) -> None:
+    def __init__(
+        self, bootstrap: str, database: str, workdir: Path, profile: bool, workers: int = 1
+    ) -> None:
+        self.workers = workers
         self.tag = uuid.uuid4().hex[:8]
         self.bootstrap, self.database, self.workdir = bootstrap, database, workdir
         self.topic = f"bench{self.tag}.ledger"
@@ -138,6 +141,12 @@ class Bench:
         if self.profile_path is not None:
             worker = [py, "-m", "cProfile", "-o", str(self.profile_path), "-m", "compose", "worker"]
         self.procs["worker"] = spawn(worker, self.env, self.workdir / "worker.log")
+        # More workers join the same consumer groups (the production scaling
+        # model): each owns a share of the partitions of every loop.
+        for n in range(2, self.workers + 1):
+            env = {**self.env, "ORCHESTRATION_WORKER_METRICS_PORT": str(free_port())}
+            cmd = [py, "-m", "compose", "worker"]
+            self.procs[f"worker-{n}"] = spawn(cmd, env, self.workdir / f"worker-{n}.log")
 
     def restart_worker_and_time_restore(self, live: int, limit: float = 1800) -> float:
         """SIGKILL the worker, start another, and return the seconds until its
@@ -160,8 +169,10 @@ class Bench:
         raise SystemExit(f"restore of {live} instances not done in {limit} s: see {log}")
 
     def stop(self) -> float:
-        rss = peak_rss_mib(self.procs["worker"].pid)
-        for name in ("worker", "api", "sandbox"):
+        """Stop everything; the highest worker peak RSS."""
+        workers = [name for name in self.procs if name.startswith("worker")]
+        rss = max(peak_rss_mib(self.procs[name].pid) for name in workers)
+        for name in [*workers, "api", "sandbox"]:
             terminate(self.procs.get(name), grace=30)
         return rss
 
@@ -344,12 +355,17 @@ def main() -> None:
     parser.add_argument(
         "--recovery", type=int, default=0, help="live instances to restore after a SIGKILL"
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes in the one consumer group"
+    )
     args = parser.parse_args()
+    if args.recovery and args.workers != 1:
+        parser.error("--recovery times one worker's restore: use it with --workers 1")
     with (
         tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp,
         local_stack() as (bootstrap, database),
     ):
-        bench = Bench(bootstrap, database, Path(tmp), args.profile)
+        bench = Bench(bootstrap, database, Path(tmp), args.profile, args.workers)
         bench.start()
         try:
             result = asyncio.run(run(args, bench))
@@ -360,7 +376,8 @@ def main() -> None:
         if bench.profile_path and args.profile_out:
             shutil.copyfile(bench.profile_path, args.profile_out)
 
-    print("\nOne worker process; broker, PostgreSQL, sandbox and API on the same 2-core machine\n")
+    workers = "One worker process" if args.workers == 1 else f"{args.workers} worker processes"
+    print(f"\n{workers}; broker, PostgreSQL, sandbox and API on the same 2-core machine\n")
     print("| measure | result | target | notes |")
     print("|---|---|---|---|")
     print(
@@ -379,7 +396,7 @@ def main() -> None:
         f"| event -> instance terminated at {args.rate:.0f}/s, p99 | {result['p99']:.0f} ms | "
         "<= 1,000 ms | |"
     )
-    print(f"| worker peak RSS | {rss:.0f} MiB | - | VmHWM |")
+    print(f"| worker peak RSS | {rss:.0f} MiB | - | VmHWM (the highest, with --workers) |")
     if result["recovery"]:
         live, seconds = result["recovery"]
         print(

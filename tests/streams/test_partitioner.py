@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2 as reference_murmur2
+from hypothesis import given
+from hypothesis import strategies as st
 
-from streams.producers import CachedPartitioner
+from streams.producers import CachedPartitioner, murmur2
 
 pytestmark = pytest.mark.unit
 
@@ -26,3 +29,9 @@ def test_keyless_records_go_to_an_available_partition() -> None:
     cached = CachedPartitioner()
     assert {cached(None, [0, 1, 2, 3], [2]) for _ in range(20)} == {2}
     assert cached(None, [0, 1], []) in (0, 1)
+
+
+@given(st.binary(max_size=90))
+def test_murmur2_is_the_java_clients_hash(key: bytes) -> None:
+    # aiokafka's port of org.apache.kafka.common.utils.Utils.murmur2 is the reference.
+    assert murmur2(key) == reference_murmur2(key)
