@@ -21,14 +21,6 @@ so a partition keeps them in order):
 | `activity.history` | a stage history entry (4.6) | (instance, stage, position) |
 | `instance.terminated` | the instance's terminal state | instance id |
 
-The runtime packs the records one transaction writes for one history
-partition into `history.batch` records (`{"type": "history.batch", "records":
-[...]}`, in order, each within the record size bound): one Kafka record and
-one decode for the ~3 records a start writes, and for the whole partition's
-share of a batch. `decode_all` unpacks them (a single record is a batch of
-one); the records of a batch share its offset, which is all the projector's
-later-offset guard needs (a batch is projected whole or not at all).
-
 `decode` reads a record and raises `HistoryError` for anything it does not
 recognise; the projector counts and logs those instead of dropping them
 silently, so a record type added by a newer writer is visible at once.
@@ -37,7 +29,7 @@ Rebuilding Postgres from the topic gives the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final, Literal, NotRequired, TypedDict
 
 from streams import codec
@@ -48,7 +40,6 @@ STAGE_STATUS: Final = "stage.status"
 STAGE_HISTORY: Final = "stage.history"
 ACTIVITY_HISTORY: Final = "activity.history"
 INSTANCE_TERMINATED: Final = "instance.terminated"
-HISTORY_BATCH: Final = "history.batch"
 
 # What each type must carry; `decode` checks these, the projector relies on them.
 _REQUIRED: Final[Mapping[str, tuple[str, ...]]] = {
@@ -188,71 +179,6 @@ def encode(record: Mapping[str, Any]) -> bytes:
 
 def decode(value: bytes | bytearray | memoryview | str | None) -> dict[str, Any]:
     """Read one history record; raises `HistoryError` naming what is wrong."""
-    return _checked(_load(value))
-
-
-def decode_all(
-    value: bytes | bytearray | memoryview | str | None,
-) -> tuple[list[dict[str, Any]], list[HistoryError]]:
-    """The records a history topic record carries, in order: itself, or each
-    record of a `history.batch`, with what is wrong with any of them (a bad
-    record in a batch does not take its neighbours down). Raises
-    `HistoryError` when the value itself cannot be read."""
-    data = _load(value)
-    if data.get("type") != HISTORY_BATCH:
-        return [_checked(data)], []
-    inner = data.get("records")
-    if not isinstance(inner, list):
-        raise HistoryError("history batch has no 'records' list")
-    records, errors = [], []
-    for item in inner:
-        try:
-            if not isinstance(item, dict):
-                raise HistoryError("history record is not a JSON object")
-            records.append(_checked(item))
-        except HistoryError as exc:
-            errors.append(exc)
-    return records, errors
-
-
-_BATCH_HEAD = b'{"type":"history.batch","records":['
-_BATCH_TAIL = b"]}"
-# What a batch adds to its records: the head, the tail and the commas.
-BATCH_OVERHEAD = len(_BATCH_HEAD) + len(_BATCH_TAIL)
-
-
-def encode_batch(encoded: Sequence[bytes]) -> bytes:
-    """One `history.batch` of already encoded records (each a JSON object):
-    joined, not encoded again."""
-    return _BATCH_HEAD + b",".join(encoded) + _BATCH_TAIL
-
-
-def pack(records: Sequence[tuple[str, bytes]], max_bytes: int) -> list[tuple[str, bytes]]:
-    """(key, value) records of one partition, in order, as (key of its first
-    record, value) batches of at most `max_bytes`; a batch of one stays a
-    plain record, and so does a record too big to share a batch."""
-    out: list[tuple[str, bytes]] = []
-    chunk: list[tuple[str, bytes]] = []
-    size = BATCH_OVERHEAD
-
-    def flush() -> None:
-        if len(chunk) == 1:
-            out.append(chunk[0])
-        elif chunk:
-            out.append((chunk[0][0], encode_batch([value for _, value in chunk])))
-        chunk.clear()
-
-    for key, value in records:
-        if chunk and size + len(value) + 1 > max_bytes:
-            flush()
-            size = BATCH_OVERHEAD
-        chunk.append((key, value))
-        size += len(value) + 1
-    flush()
-    return out
-
-
-def _load(value: bytes | bytearray | memoryview | str | None) -> dict[str, Any]:
     if value is None:
         raise HistoryError("empty history record")
     try:
@@ -261,10 +187,6 @@ def _load(value: bytes | bytearray | memoryview | str | None) -> dict[str, Any]:
         raise HistoryError(f"history record is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise HistoryError("history record is not a JSON object")
-    return data
-
-
-def _checked(data: dict[str, Any]) -> dict[str, Any]:
     kind = data.get("type")
     required = _REQUIRED.get(kind) if isinstance(kind, str) else None
     if required is None:

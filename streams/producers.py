@@ -89,11 +89,6 @@ class CachedPartitioner:
 _PARTITIONER = CachedPartitioner()
 
 
-def key_partition(key: bytes, partitions: list[int]) -> int:
-    """The partition of `partitions` (sorted) a record keyed `key` goes to."""
-    return _PARTITIONER(key, partitions, partitions)
-
-
 # (topic, key, value, headers) of one record to send.
 OutRecord = tuple[str, bytes, bytes | None, Sequence[tuple[str, bytes]]]
 

@@ -73,7 +73,7 @@ from engine.instance import (
 )
 from streams import BatchConsumer, KafkaSettings, Record, Topics, codec, format_time
 from streams.lifecycle import Loop
-from streams.producers import ProducerHolder, create_producer, key_partition, send_batched
+from streams.producers import ProducerHolder, create_producer, send_batched
 from streams.settings import RECORD_BATCH_OVERHEAD
 
 log = structlog.get_logger(__name__)
@@ -492,13 +492,12 @@ class InstanceRunner:
         now_ns = time.time_ns()
         marker = None if forget else codec.dumps({"finished": now.isoformat()})
         writes: dict[int, list[tuple[str, str, bytes | None]]] = {}
-        histories: dict[int, list[tuple[str, bytes]]] = {}
 
         def add(topic: str, key: str, value: bytes | None) -> None:
             writes.setdefault(self._partition[key], []).append((topic, key, value))
 
         for iid, record in history_records:
-            histories.setdefault(self._partition[iid], []).append((iid, record))
+            add(topics.history, iid, record)
         for event in published:
             add(topics.events, event.key, event.encode(now_ns))
         for iid, maybe in states.items():
@@ -508,16 +507,6 @@ class InstanceRunner:
         async def commit(partition: int) -> None:
             producer = self._txn[partition]
             records = [(t, key.encode(), value, ()) for t, key, value in writes.get(partition, [])]
-            # History goes in `history.batch` records, one run per history
-            # partition (engine.history): a start's ~3 records, and a batch's
-            # share of the partition, are one Kafka record and one decode.
-            spread: dict[int, list[tuple[str, bytes]]] = {}
-            known = sorted(await producer.partitions_for(topics.history))
-            for iid, record in histories.get(partition, []):
-                spread.setdefault(key_partition(iid.encode(), known), []).append((iid, record))
-            for run in spread.values():
-                packed = history.pack(run, self.kafka.max_record_bytes)
-                records += [(topics.history, key.encode(), value, ()) for key, value in packed]
             async with producer.transaction():
                 await send_batched(producer, records)
                 if partition in offsets:
@@ -529,8 +518,7 @@ class InstanceRunner:
         # Independent producers: the partitions' transactions run side by side
         # (a commit is several broker round trips; in sequence they added up).
         results = await asyncio.gather(
-            *(commit(p) for p in sorted(set(writes) | set(histories) | set(offsets))),
-            return_exceptions=True,
+            *(commit(p) for p in sorted(set(writes) | set(offsets))), return_exceptions=True
         )
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:

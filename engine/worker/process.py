@@ -246,16 +246,13 @@ class Worker:
         decoded: list[tuple[int, dict[str, Any]]] = []
         for record in records:
             try:
-                found, errors = history.decode_all(record.value)
-            except history.HistoryError as unreadable:
-                found, errors = [], [unreadable]
-            decoded += [(record.offset, one) for one in found]
-            for error in errors:
+                decoded.append((record.offset, history.decode(record.value)))
+            except history.HistoryError as exc:
                 UNPROJECTED.inc()
                 log.error(
                     "history.unreadable",
                     source=f"{record.partition}/{record.offset}",
-                    error=str(error)[:300],
+                    error=str(exc)[:300],
                 )
         PROJECT_BATCH_SIZE.observe(len(records))
         unknown = await self._write_forever(decoded)

@@ -36,11 +36,8 @@ async def _history(settings: KafkaSettings, topic: str, instance_id: str) -> lis
         batch = await consumer.getmany(timeout_ms=2000)
         for records in batch.values():
             for record in records:
-                # The runner packs a transaction's records (history.batch).
-                for one in history.decode_all(record.value)[0]:
-                    owner = one.get("instanceID") or (one.get("instance") or {}).get("id")
-                    if owner == instance_id:
-                        found.append(str(one.get("type")))
+                if record.key == instance_id.encode():
+                    found.append(str(history.decode(record.value).get("type")))
     finally:
         await consumer.stop()
     return found
