@@ -81,3 +81,32 @@ def test_a_run_one_digit_short_keeps_the_fast_decoder_and_a_long_one_stays_exact
     # Two runs side by side, split by a dot, are not one run.
     assert not codec.has_digit_run(b"1234567890.123456789", 19)
     assert codec.loads(b'{"a": 99999999999999999999}') == {"a": 99999999999999999999}
+
+
+def _reference_depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_reference_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_reference_depth(v) for v in value), default=0)
+    return 0
+
+
+tricky_text = st.text(alphabet='[]{}"\\ab\n\u00e9', max_size=8)
+tricky_values = st.recursive(
+    st.none() | st.integers() | tricky_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(tricky_text, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(tricky_values, st.integers(min_value=0, max_value=140))
+def test_depth_counts_brackets_outside_strings_only(value: object, wrap: int) -> None:
+    # Brackets, quotes and backslashes inside strings must not count.
+    data = b"[" * wrap + json.dumps(value).encode() + b"]" * wrap
+    expected = wrap + _reference_depth(value)
+    assert codec._depth(data) == expected
+    if expected > codec.MAX_DEPTH:
+        with pytest.raises(codec.DecodeError):
+            codec.loads(data)
+    else:
+        assert codec.loads(data) == json.loads(data)
