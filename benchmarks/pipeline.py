@@ -303,9 +303,9 @@ class Bench:
         # being started (runner) and projected for a few seconds after the
         # last occurrence row; the steady phase must not measure that tail.
         settle = time.perf_counter()
-        while time.perf_counter() < deadline:
-            if not self.unsettled(ids):
-                break
+        while waiting := self.unsettled(ids):
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"{scenario.name}: {waiting} backlog instances never started")
             await asyncio.sleep(0.1)
         print(
             f"{scenario.name}: backlog's instances started {time.perf_counter() - settle:.1f} s"

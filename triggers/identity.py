@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 # Fixed for the life of the service: changing it would re-fire every event.
-_NAMESPACE = uuid.UUID("6f0b7a52-3d8e-4c1e-9a57-0f3c8e2d41b9")
+_NAMESPACE = uuid.UUID("6f0b7a52-3d8e-4c1e-9a57-0f3c8e2d41b9").bytes
 
 # Upstream fires a trigger at most once per payment / PSP account for these
 # types (9.7); the object id, not the message, is the identity.
@@ -40,7 +40,7 @@ def occurrence_id(trigger_id: str, event_type: str, payload: Any, identity: str)
         basis = f"{trigger_id}|object|{object_id if isinstance(object_id, str) else ''}"
     else:
         basis = f"{trigger_id}|event|{identity}"
-    return name_uuid(_NAMESPACE.bytes, basis)
+    return name_uuid(_NAMESPACE, basis)
 
 
 def derived_id(parent: str, name: str) -> str:
