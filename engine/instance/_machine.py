@@ -7,7 +7,7 @@ replayed input log rebuilds the same state and the same effects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from engine.activities import MUTATING, idempotency_key
@@ -99,10 +99,10 @@ def step(state: InstanceState | None, event: Input) -> Outcome:
             if state.timer_id is None or event.timer_id != state.timer_id:
                 return _reject(state, f"no timer {event.timer_id!r} pending")
             if state.waiting == "retry":
-                state = _attempt(replace(state, timer_id=None, timer_due=None), effects)
+                state = _attempt(state.evolve(timer_id=None, timer_due=None), effects)
             else:
                 state = _finish_stage(
-                    replace(state, timer_id=None, timer_due=None), event.now, effects
+                    state.evolve(timer_id=None, timer_due=None), event.now, effects
                 )
         case EventReceived():
             if state.waiting != "event":
@@ -159,8 +159,7 @@ def _advance(state: InstanceState, now: datetime, effects: list[Effect]) -> Inst
 
 
 def _start_stage(state: InstanceState, now: datetime, effects: list[Effect]) -> InstanceState:
-    state = replace(
-        state,
+    state = state.evolve(
         stage_started_at=format_date(now),
         stage_name=None,
         stage_input=None,
@@ -177,7 +176,7 @@ def _start_stage(state: InstanceState, now: datetime, effects: list[Effect]) -> 
     except StageError as exc:
         # 4.5: a stage that does not resolve never starts: no history entry.
         return _finish_stage(state, now, effects, str(exc))
-    state = replace(state, stage_name=resolved.history_name, stage_input=resolved.history_input())
+    state = state.evolve(stage_name=resolved.history_name, stage_input=resolved.history_input())
     effects.append(EmitHistory(records.stage_history(state)))
     return _execute(state, resolved, now, effects)
 
@@ -200,8 +199,7 @@ def _execute(
 def _buffer(state: InstanceState, name: str) -> InstanceState:
     events = (*state.early_events, name)
     dropped = max(len(events) - EVENT_BUFFER, 0)
-    return replace(
-        state,
+    return state.evolve(
         early_events=events[dropped:],
         early_events_dropped=state.early_events_dropped + dropped,
     )
@@ -219,8 +217,8 @@ def _wait_event(
     events = state.early_events
     if stage.event in events:
         rest = events[events.index(stage.event) + 1 :]
-        return _finish_stage(replace(state, early_events=rest), now, effects)
-    return replace(state, waiting="event", event=stage.event, early_events=())
+        return _finish_stage(state.evolve(early_events=rest), now, effects)
+    return state.evolve(waiting="event", event=stage.event, early_events=())
 
 
 def _delay(
@@ -240,7 +238,7 @@ def _delay(
         return _finish_stage(state, now, effects)  # a zero duration completes at once
     timer_id = f"{state.instance_id}:{state.stage}:delay"
     effects.append(SetTimer(timer_id, due))
-    return replace(state, waiting="delay", timer_id=timer_id, timer_due=due.isoformat())
+    return state.evolve(waiting="delay", timer_id=timer_id, timer_due=due.isoformat())
 
 
 def _next(
@@ -256,7 +254,7 @@ def _next(
         return _finish_stage(state, now, effects, str(exc))
     if call is None:
         return _finish_stage(state, now, effects)
-    return _call(replace(state, plan=(*state.plan, call)), len(state.outputs), now, effects)
+    return _call(state.evolve(plan=(*state.plan, call)), len(state.outputs), now, effects)
 
 
 def _current(state: InstanceState) -> ResolvedStage:
@@ -268,8 +266,7 @@ def _current(state: InstanceState) -> ResolvedStage:
 def _call(
     state: InstanceState, position: int, now: datetime, effects: list[Effect]
 ) -> InstanceState:
-    state = replace(
-        state,
+    state = state.evolve(
         position=position,
         attempt=1,
         activity_id=f"{state.instance_id}:{state.stage}:{position}",
@@ -290,7 +287,7 @@ def _attempt(state: InstanceState, effects: list[Effect]) -> InstanceState:
         else None
     )
     effects.append(CallActivity(state.activity_id, call.name, call.request, key))
-    return replace(state, waiting="activity")
+    return state.evolve(waiting="activity")
 
 
 def _succeeded(
@@ -300,7 +297,7 @@ def _succeeded(
     effects.append(
         EmitHistory(records.activity_history(state, output=event.output, terminated_at=now))
     )
-    state = replace(state, outputs=(*state.outputs, event.output))
+    state = state.evolve(outputs=(*state.outputs, event.output))
     return _next(state, _current(state), event.now, effects)
 
 
@@ -315,7 +312,7 @@ def _failed(state: InstanceState, event: ActivityFailed, effects: list[Effect]) 
                 )
             )
         )
-        state = replace(state, outputs=(*state.outputs, None))
+        state = state.evolve(outputs=(*state.outputs, None))
         return _next(state, _current(state), event.now, effects)
     retryable = event.retryable
     if event.code == INSUFFICIENT_FUND:
@@ -327,8 +324,7 @@ def _failed(state: InstanceState, event: ActivityFailed, effects: list[Effect]) 
     if retryable and state.attempt < state.max_attempts:
         due = event.now + retry_delay(state.attempt)
         timer_id = f"{state.activity_id}:retry:{state.attempt}"
-        state = replace(
-            state,
+        state = state.evolve(
             attempt=state.attempt + 1,
             waiting="retry",
             timer_id=timer_id,
@@ -361,8 +357,7 @@ def _failed(state: InstanceState, event: ActivityFailed, effects: list[Effect]) 
 def _hold(state: InstanceState, event: ActivityFailed, effects: list[Effect]) -> InstanceState:
     """Put the activity on hold (14.4): the stage and instance stay unfinished
     until an ``instance.resume`` releases it."""
-    state = replace(
-        state,
+    state = state.evolve(
         waiting="paused",
         paused_at=format_date(event.now),
         pause_reason=f"ACTIVITY_ATTEMPT_LIMIT:{state.max_attempts}",
@@ -375,14 +370,14 @@ def _hold(state: InstanceState, event: ActivityFailed, effects: list[Effect]) ->
 
 def _resume(state: InstanceState, effects: list[Effect]) -> InstanceState:
     """The held activity again, attempt counter reset: the same call and key."""
-    state = _unhold(replace(state, attempt=1))
+    state = _unhold(state.evolve(attempt=1))
     effects.append(EmitHistory(records.activity_history(state)))
     return _attempt(state, effects)
 
 
 def _unhold(state: InstanceState) -> InstanceState:
-    return replace(
-        state, paused_at=None, pause_reason=None, last_failure=None, last_failure_type=None
+    return state.evolve(
+        paused_at=None, pause_reason=None, last_failure=None, last_failure_type=None
     )
 
 
@@ -412,7 +407,7 @@ def _recover(state: InstanceState, effects: list[Effect]) -> Outcome:
         due = datetime.fromisoformat(state.timer_due)
         return Outcome(state, (SetTimer(state.timer_id, due),))
     if state.waiting == "activity":
-        state = replace(state, attempt=state.attempt + 1)
+        state = state.evolve(attempt=state.attempt + 1)
         effects.append(EmitHistory(records.activity_history(state)))
         return Outcome(_attempt(state, effects), tuple(effects))
     return Outcome(state, ())
@@ -430,9 +425,7 @@ def _abort(state: InstanceState, now: datetime, effects: list[Effect]) -> Instan
                 )
             )
         )
-    return _finish_stage(
-        replace(state, timer_id=None, timer_due=None), now, effects, CANCELED_STAGE
-    )
+    return _finish_stage(state.evolve(timer_id=None, timer_due=None), now, effects, CANCELED_STAGE)
 
 
 def _finish_stage(
@@ -443,12 +436,10 @@ def _finish_stage(
     if state.stage_name is not None:
         effects.append(EmitHistory(records.stage_history(state, at, error)))
     effects.append(EmitHistory(records.stage_status(state, at, error)))
-    state = replace(
-        state, waiting=None, event=None, timer_id=None, timer_due=None, activity_id=None
-    )
+    state = state.evolve(waiting=None, event=None, timer_id=None, timer_due=None, activity_id=None)
     if error is not None:
         return _terminate(state, now, error, effects)
-    return replace(state, stage=state.stage + 1)
+    return state.evolve(stage=state.stage + 1)
 
 
 def _terminate(
@@ -456,4 +447,4 @@ def _terminate(
 ) -> InstanceState:
     effects.append(EmitHistory(records.instance_terminated(state, format_date(now), error)))
     effects.append(Terminated())
-    return replace(state, terminated=True, waiting=None, error=error)
+    return state.evolve(terminated=True, waiting=None, error=error)

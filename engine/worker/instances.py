@@ -41,7 +41,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -419,7 +418,7 @@ class InstanceRunner:
                 continue
             COMMANDS.labels("applied").inc()
             assert outcome.state is not None
-            applied = replace(outcome.state, applied_offset=record.offset)
+            applied = outcome.state.evolve(applied_offset=record.offset)
             states[iid] = applied
             partitions[iid] = record.partition
             started = None
@@ -430,7 +429,7 @@ class InstanceRunner:
                 history_records.append((iid, history.encode(instance_started(command, now))))
             self._collect(
                 iid,
-                replace(outcome, state=applied),
+                Outcome(applied, outcome.effects),
                 states,
                 effects,
                 history_records,
