@@ -4,6 +4,7 @@ committed or aborted with its transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -12,7 +13,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from streams.producers import OutRecord, send_batched
+from streams import KafkaSettings
+from streams.producers import BATCH_BYTES, OutRecord, create_producer, send_batched
 from tests.streams.kafka_helpers import read_topic
 
 pytestmark = pytest.mark.integration
@@ -72,3 +74,33 @@ async def test_batched_records_land_like_sends_in_order_and_commit_with_the_tran
         # Per key (so within its partition), the order sent.
         for key in {k for k, _ in mine}:
             assert [r.value for r in read if r.key == key] == [v for k, v in mine if k == key]
+
+
+async def test_the_project_producers_full_batches_fit_a_topic_at_the_broker_default_limit(
+    kafka_bootstrap: str, make_topic: Callable[..., Awaitable[str]]
+) -> None:
+    """Every producer of the project batches up to BATCH_BYTES per partition
+    (benchmarks/engine.py: 16 KB batches cost a quarter of a start's CPU). The
+    broker refuses a batch over a topic's `max.message.bytes`, whose default
+    (1 MB) an inbound or dead-letter topic made outside the project keeps:
+    full batches, sent both ways, must land there, and one record bigger than
+    a batch too."""
+    topic = await make_topic("full-batches", partitions=2)
+    producer = create_producer(KafkaSettings(kafka_bootstrap_servers=kafka_bootstrap))
+    assert producer._message_accumulator._batch_size == BATCH_BYTES  # what the broker sees
+    per_way = 4 * BATCH_BYTES // 1000  # four full batches each way, 1 KB records
+    sent: list[OutRecord] = [
+        (topic, f"k{n % 2}".encode(), f"{n:06d}".encode() + b"x" * 994, ()) for n in range(per_way)
+    ]
+    big: OutRecord = (topic, b"big", b"y" * (BATCH_BYTES + 50_000), ())
+    await producer.start()
+    try:
+        await asyncio.gather(*[await producer.send(t, v, key=k) for t, k, v, _ in sent])
+        batched = [(t, k, b"b" + v, h) for t, k, v, h in sent]
+        await asyncio.gather(*await send_batched(producer, [*batched, big]))
+    finally:
+        await producer.stop()
+    read = await read_topic(kafka_bootstrap, topic)
+    assert Counter((r.key, r.value) for r in read) == Counter(
+        (k, v) for _, k, v, _ in [*sent, *batched, big]
+    )
