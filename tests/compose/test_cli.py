@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from compose.cli import _freeze_when_ready, _parse_events
+from compose.cli import WORKER_GC_THRESHOLD, _freeze_when_ready, _parse_events
 from compose.localstack import free_port
 from streams import KafkaSettings, codec
 from streams.topics import ensure_topics
@@ -197,7 +197,7 @@ def test_publish_finds_the_dev_stack_from_a_subdirectory_or_through_orchestratio
     assert sorted(map(codec.dumps, consume_all(settings, topic, 2))) == [b'{"n":1}', b'{"n":2}']
 
 
-async def test_the_worker_heap_is_frozen_once_the_trigger_index_is_ready() -> None:
+async def test_the_worker_heap_is_frozen_and_collected_less_often_once_the_index_is_ready() -> None:
     class Reader:
         ready = asyncio.Event()
 
@@ -205,13 +205,17 @@ async def test_the_worker_heap_is_frozen_once_the_trigger_index_is_ready() -> No
         reader = Reader()
 
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     freezing = asyncio.create_task(_freeze_when_ready(Runtime()))  # type: ignore[arg-type]
     await asyncio.sleep(0.01)
     try:
         assert not freezing.done()
         assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == thresholds
         Runtime.reader.ready.set()
         await freezing
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == WORKER_GC_THRESHOLD != thresholds
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
