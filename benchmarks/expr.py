@@ -10,6 +10,7 @@ the spread, not the figure.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import resource
@@ -83,6 +84,7 @@ def compile_us(source: str) -> float:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n", 1)[0]).parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     event = expr.decode_event(PAYLOAD)

@@ -17,20 +17,26 @@ import json
 import os
 import resource
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from aiokafka import AIOKafkaProducer
 
-from engine.db import create_db_engine, migrate
-from engine.matching import match_record
-from engine.settings import DatabaseSettings
-from engine.worker import Worker
-from streams import KafkaSettings
-from triggers import Trigger, TriggerIndex
+# benchmarks/engine.py would shadow the `engine` package: import from the
+# repository root, not from benchmarks/ (what `python benchmarks/x.py` puts first).
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from engine.db import create_db_engine, migrate  # noqa: E402
+from engine.matching import match_record  # noqa: E402
+from engine.settings import DatabaseSettings  # noqa: E402
+from engine.worker import Worker  # noqa: E402
+from streams import KafkaSettings  # noqa: E402
+from triggers import Trigger, TriggerIndex  # noqa: E402
 
 
 def event(i: int, ledger: str = "main", sent_at: float = 0.0) -> bytes:
