@@ -1,5 +1,5 @@
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -35,6 +35,15 @@ def writers() -> Writers:
     return Writers()
 
 
+@pytest.fixture
+async def db(make_database: Callable[..., str], writers: Writers) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh database; the test's writers are closed before it is disposed."""
+    engine = create_db_engine(DatabaseSettings(database_url=make_database()))
+    yield engine
+    await writers.close()
+    await engine.dispose()
+
+
 def at(first: int, *records: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     """`records` as read from the history topic from offset `first` on."""
     return list(enumerate(records, start=first))
@@ -61,42 +70,31 @@ def record(occurrence_id: str, *, instance: bool = True) -> dict[str, Any]:
     return dict(trigger_occurred(occurrence, body))  # type: ignore[arg-type]
 
 
-async def test_replaying_a_batch_changes_nothing(
-    make_database: Callable[..., str], writers: Writers
-) -> None:
-    db = create_db_engine(DatabaseSettings(database_url=make_database()))
-    try:
-        async with db.begin() as conn:
-            await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
-            await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
-        writer = writers(db)
-        batch = at(0, record("o1"), record("o2", instance=False), record("o1"))
-        await writer.write(batch)
-        await writer.write(batch)
-        async with db.connect() as conn:
-            occurrences = (
-                (
-                    await conn.execute(
-                        select(schema.triggers_occurrences).order_by(
-                            schema.triggers_occurrences.c.id
-                        )
-                    )
+async def test_replaying_a_batch_changes_nothing(db: AsyncEngine, writers: Writers) -> None:
+    async with db.begin() as conn:
+        await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
+        await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
+    writer = writers(db)
+    batch = at(0, record("o1"), record("o2", instance=False), record("o1"))
+    await writer.write(batch)
+    await writer.write(batch)
+    async with db.connect() as conn:
+        occurrences = (
+            (
+                await conn.execute(
+                    select(schema.triggers_occurrences).order_by(schema.triggers_occurrences.c.id)
                 )
-                .mappings()
-                .all()
             )
-            instances = await conn.scalar(
-                select(func.count()).select_from(schema.workflow_instances)
-            )
-        assert [o["id"] for o in occurrences] == ["o1", "o2"]
-        assert occurrences[0]["workflow_instance_id"] == "o1_1"
-        assert occurrences[0]["event"]["payload"]["n"] == 2**70
-        assert occurrences[1]["workflow_instance_id"] is None
-        assert occurrences[1]["error"] == "boom"
-        assert instances == 1
-    finally:
-        await writers.close()
-        await db.dispose()
+            .mappings()
+            .all()
+        )
+        instances = await conn.scalar(select(func.count()).select_from(schema.workflow_instances))
+    assert [o["id"] for o in occurrences] == ["o1", "o2"]
+    assert occurrences[0]["workflow_instance_id"] == "o1_1"
+    assert occurrences[0]["event"]["payload"]["n"] == 2**70
+    assert occurrences[1]["workflow_instance_id"] is None
+    assert occurrences[1]["error"] == "boom"
+    assert instances == 1
 
 
 def status(stage: int, started: str, terminated: str | None = None) -> dict[str, Any]:
@@ -112,10 +110,7 @@ def status(stage: int, started: str, terminated: str | None = None) -> dict[str,
     return row
 
 
-async def test_updated_at_follows_every_stage_change(
-    make_database: Callable[..., str], writers: Writers
-) -> None:
-    db = create_db_engine(DatabaseSettings(database_url=make_database()))
+async def test_updated_at_follows_every_stage_change(db: AsyncEngine, writers: Writers) -> None:
     instances = schema.workflow_instances
 
     async def updated_at() -> str:
@@ -124,41 +119,37 @@ async def test_updated_at_follows_every_stage_change(
         assert value is not None
         return str(value.astimezone(dt.UTC).isoformat())
 
-    try:
-        async with db.begin() as conn:
-            await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
-            await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
-        writer = writers(db)
-        await writer.write(at(0, record("o1")))
-        assert await updated_at() == "2025-03-04T10:22:00.001000+00:00"
-        first = at(1, status(0, "2025-03-04T10:22:01+00:00"))
-        await writer.write(first)
-        assert await updated_at() == "2025-03-04T10:22:01+00:00"
-        await writer.write(
-            at(
-                2,
-                status(0, "2025-03-04T10:22:01+00:00", "2025-03-04T10:22:02+00:00"),
-                status(1, "2025-03-04T10:22:02+00:00", "2025-03-04T10:22:03+00:00"),
-            )
+    async with db.begin() as conn:
+        await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
+        await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
+    writer = writers(db)
+    await writer.write(at(0, record("o1")))
+    assert await updated_at() == "2025-03-04T10:22:00.001000+00:00"
+    first = at(1, status(0, "2025-03-04T10:22:01+00:00"))
+    await writer.write(first)
+    assert await updated_at() == "2025-03-04T10:22:01+00:00"
+    await writer.write(
+        at(
+            2,
+            status(0, "2025-03-04T10:22:01+00:00", "2025-03-04T10:22:02+00:00"),
+            status(1, "2025-03-04T10:22:02+00:00", "2025-03-04T10:22:03+00:00"),
         )
-        assert await updated_at() == "2025-03-04T10:22:03+00:00"
-        await writer.write(
-            at(
-                4,
-                {
-                    "type": "instance.terminated",
-                    "instanceID": "o1_1",
-                    "terminatedAt": "2025-03-04T10:22:04+00:00",
-                },
-            )
+    )
+    assert await updated_at() == "2025-03-04T10:22:03+00:00"
+    await writer.write(
+        at(
+            4,
+            {
+                "type": "instance.terminated",
+                "instanceID": "o1_1",
+                "terminatedAt": "2025-03-04T10:22:04+00:00",
+            },
         )
-        assert await updated_at() == "2025-03-04T10:22:04+00:00"
-        # A batch replayed after a crash does not move it back.
-        await writer.write(first)
-        assert await updated_at() == "2025-03-04T10:22:04+00:00"
-    finally:
-        await writers.close()
-        await db.dispose()
+    )
+    assert await updated_at() == "2025-03-04T10:22:04+00:00"
+    # A batch replayed after a crash does not move it back.
+    await writer.write(first)
+    assert await updated_at() == "2025-03-04T10:22:04+00:00"
 
 
 # The first activity of instance o1_1's stage 0, started and running.
@@ -175,9 +166,8 @@ ACTIVITY: dict[str, Any] = {
 
 
 async def test_a_held_activity_keeps_its_hold_until_a_later_record_clears_it(
-    make_database: Callable[..., str], writers: Writers
+    db: AsyncEngine, writers: Writers
 ) -> None:
-    db = create_db_engine(DatabaseSettings(database_url=make_database()))
     activities = schema.workflow_stage_history
     base = dict(ACTIVITY)
     held = {
@@ -190,37 +180,30 @@ async def test_a_held_activity_keeps_its_hold_until_a_later_record_clears_it(
         "maxAttempts": 15,
         "lastFailureType": "INSUFFICIENT_FUND",
     }
-    try:
-        async with db.begin() as conn:
-            await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
-            await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
-        writer = writers(db)
-        await writer.write(at(0, record("o1"), held))
-        async with db.connect() as conn:
-            row = (await conn.execute(select(activities))).mappings().one()
-        assert row["paused_at"] == dt.datetime(2025, 3, 4, 11, tzinfo=dt.UTC)
-        assert (row["pause_reason"], row["max_attempts"], row["last_failure_type"]) == (
-            "ACTIVITY_ATTEMPT_LIMIT:15",
-            15,
-            "INSUFFICIENT_FUND",
-        )
-        await writer.write(at(2, {**base, "attempt": 1}))  # resumed
-        async with db.connect() as conn:
-            row = (await conn.execute(select(activities))).mappings().one()
-        assert row["paused_at"] is None
-        assert row["pause_reason"] is None
-        assert row["attempt"] == 1
-    finally:
-        await writers.close()
-        await db.dispose()
+    async with db.begin() as conn:
+        await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
+        await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
+    writer = writers(db)
+    await writer.write(at(0, record("o1"), held))
+    async with db.connect() as conn:
+        row = (await conn.execute(select(activities))).mappings().one()
+    assert row["paused_at"] == dt.datetime(2025, 3, 4, 11, tzinfo=dt.UTC)
+    assert (row["pause_reason"], row["max_attempts"], row["last_failure_type"]) == (
+        "ACTIVITY_ATTEMPT_LIMIT:15",
+        15,
+        "INSUFFICIENT_FUND",
+    )
+    await writer.write(at(2, {**base, "attempt": 1}))  # resumed
+    async with db.connect() as conn:
+        row = (await conn.execute(select(activities))).mappings().one()
+    assert row["paused_at"] is None
+    assert row["pause_reason"] is None
+    assert row["attempt"] == 1
 
 
-async def test_a_stale_batch_written_late_changes_no_row(
-    make_database: Callable[..., str], writers: Writers
-) -> None:
+async def test_a_stale_batch_written_late_changes_no_row(db: AsyncEngine, writers: Writers) -> None:
     """A projector frozen with a batch in hand writes it after another one
     projected later records of the same rows: nothing goes back."""
-    db = create_db_engine(DatabaseSettings(database_url=make_database()))
     running = status(0, "2025-03-04T10:22:01+00:00")
     stage: dict[str, Any] = {
         "type": "stage.history",
@@ -241,96 +224,78 @@ async def test_a_stale_batch_written_late_changes_no_row(
         {**stage, "terminated": True, "terminatedAt": done_at},
         status(0, "2025-03-04T10:22:01+00:00", done_at),
     )
-    try:
-        async with db.begin() as conn:
-            await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
-            await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
-        writer = writers(db)
-        await writer.write(at(0, record("o1")))
-        await writer.write(stale)
-        await writer.write(later)  # the new owner, from the same offsets on
-        await writer.write(stale)  # the zombie, woken up
-        async with db.connect() as conn:
-            statuses = (
-                (await conn.execute(select(schema.workflow_instance_stage_statuses)))
-                .mappings()
-                .all()
-            )
-            stages = (await conn.execute(select(schema.workflow_instance_history))).mappings().all()
-            activities = (
-                (await conn.execute(select(schema.workflow_stage_history))).mappings().all()
-            )
-        done = dt.datetime(2025, 3, 4, 10, 22, 9, tzinfo=dt.UTC)
-        assert [s["terminated_at"] for s in statuses] == [done]
-        assert [(s["terminated"], s["terminated_at"]) for s in stages] == [(True, done)]
-        assert [(a["attempt"], a["terminated"]) for a in activities] == [(2, True)]
-    finally:
-        await writers.close()
-        await db.dispose()
+    async with db.begin() as conn:
+        await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
+        await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
+    writer = writers(db)
+    await writer.write(at(0, record("o1")))
+    await writer.write(stale)
+    await writer.write(later)  # the new owner, from the same offsets on
+    await writer.write(stale)  # the zombie, woken up
+    async with db.connect() as conn:
+        statuses = (
+            (await conn.execute(select(schema.workflow_instance_stage_statuses))).mappings().all()
+        )
+        stages = (await conn.execute(select(schema.workflow_instance_history))).mappings().all()
+        activities = (await conn.execute(select(schema.workflow_stage_history))).mappings().all()
+    done = dt.datetime(2025, 3, 4, 10, 22, 9, tzinfo=dt.UTC)
+    assert [s["terminated_at"] for s in statuses] == [done]
+    assert [(s["terminated"], s["terminated_at"]) for s in stages] == [(True, done)]
+    assert [(a["attempt"], a["terminated"]) for a in activities] == [(2, True)]
 
 
 async def test_the_runtime_records_project_before_their_occurrence(
-    make_database: Callable[..., str], writers: Writers
+    db: AsyncEngine, writers: Writers
 ) -> None:
     """The two topics are read independently: the runtime's `instance.started`
     and stage rows may arrive before the matcher's occurrence, and both
     orders give the same rows."""
-    db = create_db_engine(DatabaseSettings(database_url=make_database()))
     occurred = record("o1")
     started = dict(instance_started(occurred["instance"]))
-    try:
-        async with db.begin() as conn:
-            await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
-            await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
-        writer = writers(db)
-        await writer.write(at(0, started, status(0, "2025-03-04T10:22:01+00:00")))
-        async with db.connect() as conn:
-            early = (await conn.execute(select(schema.workflow_instances))).mappings().all()
-        await writer.write(at(0, occurred))
-        async with db.connect() as conn:
-            instances = (await conn.execute(select(schema.workflow_instances))).mappings().all()
-            occurrence = (await conn.execute(select(schema.triggers_occurrences))).mappings().one()
-            statuses = await conn.scalar(
-                select(func.count()).select_from(schema.workflow_instance_stage_statuses)
-            )
-        assert [(i["id"], i["workflow_id"], i["variables"]) for i in early] == [
-            ("o1_1", "w1", {"a": "1"})
-        ]
-        assert early[0]["created_at"] == dt.datetime(2025, 3, 4, 10, 22, 0, 1000, tzinfo=dt.UTC)
-        assert [dict(i) for i in instances] == [dict(i) for i in early]
-        assert occurrence["workflow_instance_id"] == "o1_1"
-        assert statuses == 1
-    finally:
-        await writers.close()
-        await db.dispose()
+    async with db.begin() as conn:
+        await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
+        await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
+    writer = writers(db)
+    await writer.write(at(0, started, status(0, "2025-03-04T10:22:01+00:00")))
+    async with db.connect() as conn:
+        early = (await conn.execute(select(schema.workflow_instances))).mappings().all()
+    await writer.write(at(0, occurred))
+    async with db.connect() as conn:
+        instances = (await conn.execute(select(schema.workflow_instances))).mappings().all()
+        occurrence = (await conn.execute(select(schema.triggers_occurrences))).mappings().one()
+        statuses = await conn.scalar(
+            select(func.count()).select_from(schema.workflow_instance_stage_statuses)
+        )
+    assert [(i["id"], i["workflow_id"], i["variables"]) for i in early] == [
+        ("o1_1", "w1", {"a": "1"})
+    ]
+    assert early[0]["created_at"] == dt.datetime(2025, 3, 4, 10, 22, 0, 1000, tzinfo=dt.UTC)
+    assert [dict(i) for i in instances] == [dict(i) for i in early]
+    assert occurrence["workflow_instance_id"] == "o1_1"
+    assert statuses == 1
 
 
 async def test_a_write_after_its_connection_was_killed_goes_through_on_a_new_one(
-    make_database: Callable[..., str], writers: Writers
+    db: AsyncEngine, writers: Writers
 ) -> None:
     """The writer holds one connection between batches; a server-side kill (a
     restart, an idle timeout) fails one write, and the retry checks out another."""
-    db = create_db_engine(DatabaseSettings(database_url=make_database()))
-    try:
-        async with db.begin() as conn:
-            await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
-            await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
-        writer = writers(db)
-        await writer.write(at(0, record("o1")))
-        async with db.begin() as conn:
-            killed = await conn.scalar(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
+    async with db.begin() as conn:
+        await conn.execute(insert(schema.workflows).values(id="w1", config={"stages": []}))
+        await conn.execute(insert(schema.triggers).values(id="t1", workflow_id="w1", event="E"))
+    writer = writers(db)
+    await writer.write(at(0, record("o1")))
+    async with db.begin() as conn:
+        killed = await conn.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-        assert killed >= 1
-        with pytest.raises(Exception):  # noqa: B017 (psycopg's error for a dead link varies)
-            await writer.write(at(1, record("o2")))
+        )
+    assert killed >= 1
+    with pytest.raises(Exception):  # noqa: B017 (psycopg's error for a dead link varies)
         await writer.write(at(1, record("o2")))
-        async with db.connect() as conn:
-            ids = (await conn.execute(select(schema.triggers_occurrences.c.id))).scalars().all()
-        assert sorted(ids) == ["o1", "o2"]
-    finally:
-        await writers.close()
-        await db.dispose()
+    await writer.write(at(1, record("o2")))
+    async with db.connect() as conn:
+        ids = (await conn.execute(select(schema.triggers_occurrences.c.id))).scalars().all()
+    assert sorted(ids) == ["o1", "o2"]
