@@ -254,7 +254,8 @@ def main() -> None:
         f"{inproc['p99_us']:.0f} µs | decode + index + {args.triggers} filters + vars |"
     )
     print(
-        f"| Kafka -> match -> occurrences topic -> Postgres, flat out | {pipe['events_per_s']:,.0f} | "
+        "| Kafka -> match -> occurrences topic -> Postgres, flat out | "
+        f"{pipe['events_per_s']:,.0f} | "
         f"{pipe['occurrences_per_s']:,.0f} | - | - | {pipe['occurrences']}/{pipe['expected']} "
         f"occurrences in {pipe['drain_s']:.1f} s (produce {pipe['produce_s']:.1f} s) |"
     )
