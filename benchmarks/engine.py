@@ -13,7 +13,8 @@ ORCHESTRATION_DATABASE_URL), `orchestration sandbox`, `orchestration api`
   recorded in Postgres;
 - one-stage `send` instances completed/s against the sandbox (terminated in
   Postgres), with the money checked on the sandbox afterwards;
-- event produced -> instance terminated, p50/p99, for sends at a steady rate;
+- event produced -> instance terminated, p50/p99, for sends at a steady rate,
+  and the p50 of each hop on the way (from the times the records carry);
 - the worker's peak RSS; with --profile, the worker's top functions (cProfile).
 """
 
@@ -268,6 +269,19 @@ LATENCIES = (
     " FROM workflow_instances i JOIN triggers_occurrences o ON o.workflow_instance_id = i.id"
     " WHERE i.workflow_id = %s AND i.terminated AND (o.event->'payload'->>'sentAt')::float8 > 0"
 )
+# Where the latency goes, per paced instance: the times each hop recorded
+# (the send time, the occurrence's date, stage 0 started, its activity
+# started and answered, the instance terminated), as epoch seconds.
+HOPS = (
+    "SELECT (o.event->'payload'->>'sentAt')::float8, extract(epoch FROM o.date),"
+    " extract(epoch FROM s.started_at), extract(epoch FROM a.started_at),"
+    " extract(epoch FROM a.terminated_at), extract(epoch FROM i.terminated_at)"
+    " FROM workflow_instances i JOIN triggers_occurrences o ON o.workflow_instance_id = i.id"
+    " JOIN workflow_instance_stage_statuses s ON s.instance_id = i.id AND s.stage = 0"
+    " JOIN workflow_stage_history a ON a.instance_id = i.id AND a.stage = 0 AND a.position = 0"
+    " WHERE i.workflow_id = %s AND i.terminated AND (o.event->'payload'->>'sentAt')::float8 > 0"
+)
+HOP_NAMES = ("matched", "started", "called", "answered", "terminated")
 SEND = {
     "send": {
         "source": {"account": {"id": "world", "ledger": "main"}},
@@ -313,6 +327,12 @@ async def run(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
     await bench.until(TERMINATED, paced_wf, base[paced_wf] + paced)
     with psycopg.connect(bench.database, autocommit=True) as conn:
         latencies = [r[0] * 1000 for r in conn.execute(LATENCIES, (paced_wf,)).fetchall()]
+        times = conn.execute(HOPS, (paced_wf,)).fetchall()
+    # p50 of each hop: from the previous recorded time to this one.
+    hops = {
+        name: pct([(float(t[n + 1]) - float(t[n])) * 1000 for t in times], 50)
+        for n, name in enumerate(HOP_NAMES)
+    }
 
     recovery = None
     if args.recovery:
@@ -337,6 +357,7 @@ async def run(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
         "p50": pct(latencies, 50),
         "p99": pct(latencies, 99),
         "latency_n": len(latencies),
+        "hops": hops,
         "expected_transactions": args.sends + paced + warmed,
     }
 
@@ -429,6 +450,11 @@ def main() -> None:
     print(
         f"| event -> instance terminated at {args.rate:.0f}/s, p99 | {result['p99']:.0f} ms | "
         "<= 1,000 ms | |"
+    )
+    hops = ", ".join(f"{name} +{ms:.0f}" for name, ms in result["hops"].items())
+    print(
+        f"| where that latency goes, p50 per hop (ms) | {hops} | - | produced -> occurrence "
+        "date -> stage started -> activity called -> answered -> instance terminated |"
     )
     print(f"| worker peak RSS | {rss:.0f} MiB | - | VmHWM (the highest, with --workers) |")
     if result["recovery"]:

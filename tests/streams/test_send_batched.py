@@ -87,7 +87,6 @@ async def test_the_project_producers_full_batches_fit_a_topic_at_the_broker_defa
     a batch too."""
     topic = await make_topic("full-batches", partitions=2)
     producer = create_producer(KafkaSettings(kafka_bootstrap_servers=kafka_bootstrap))
-    assert producer._message_accumulator._batch_size == BATCH_BYTES  # what the broker sees
     per_way = 4 * BATCH_BYTES // 1000  # four full batches each way, 1 KB records
     sent: list[OutRecord] = [
         (topic, f"k{n % 2}".encode(), f"{n:06d}".encode() + b"x" * 994, ()) for n in range(per_way)
