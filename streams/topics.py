@@ -7,11 +7,14 @@ auto-created by the first consumer makes faust crash with PartitionsMismatch.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from streams.batches import Record
 from streams.settings import RECORD_BATCH_OVERHEAD, KafkaSettings
 
 log = structlog.get_logger(__name__)
@@ -137,3 +140,41 @@ async def partition_count(settings: KafkaSettings, topic: str, *, wait_s: float 
     finally:
         await admin.close()
     return len(described["partitions"])
+
+
+async def scan(
+    settings: KafkaSettings, topic: str, *, committed_only: bool = False
+) -> AsyncGenerator[Record, None]:
+    """Every record of an existing `topic`, from the beginning to the end
+    offsets taken when the read starts, group-less (`assign`: it commits
+    nothing and never disturbs a consumer group).
+
+    `committed_only`: skip records of aborted transactions.
+    """
+    partitions = await partition_count(settings, topic, wait_s=5)
+    fetch_bytes = settings.max_record_bytes + RECORD_BATCH_OVERHEAD
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        isolation_level="read_committed" if committed_only else "read_uncommitted",
+        max_partition_fetch_bytes=fetch_bytes,
+        fetch_max_bytes=fetch_bytes,
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        # Under read_committed the end is the last stable offset: markers of a
+        # transaction still open are not waited for (a fenced one is aborted).
+        remaining = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batch.items():
+                for r in records:
+                    if r.offset < ends[tp]:
+                        yield r
+            remaining = [tp for tp in remaining if await consumer.position(tp) < ends[tp]]
+    finally:
+        await consumer.stop()

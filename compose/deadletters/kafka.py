@@ -23,15 +23,15 @@ import contextlib
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, ProducerFenced
 
 from compose.deadletters.letters import DeadLetter, Outcome, Source, decide
-from streams import KafkaSettings, Record, Topics, codec
+from streams import KafkaSettings, Topics, codec
 from streams.producers import create_producer
 from streams.settings import RECORD_BATCH_OVERHEAD
-from streams.topics import partition_count
+from streams.topics import scan
 
 
 def marker_topic(topics: Topics) -> str:
@@ -71,42 +71,6 @@ async def ensure_marker_topic(settings: KafkaSettings, name: str) -> None:
                 raise RuntimeError(f"creating topic {topic_name!r} failed with Kafka error {code}")
     finally:
         await admin.close()
-
-
-async def scan(
-    settings: KafkaSettings, topic: str, *, committed_only: bool = False
-) -> AsyncGenerator[Record, None]:
-    """Every record of an existing `topic`, from the beginning to its end now.
-
-    `committed_only`: skip records of aborted transactions (the marker topic).
-    """
-    partitions = await partition_count(settings, topic, wait_s=5)
-    fetch_bytes = settings.max_record_bytes + RECORD_BATCH_OVERHEAD
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        enable_auto_commit=False,
-        isolation_level="read_committed" if committed_only else "read_uncommitted",
-        max_partition_fetch_bytes=fetch_bytes,
-        fetch_max_bytes=fetch_bytes,
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        # Under read_committed the end is the last stable offset: markers of a
-        # transaction still open are not waited for (a fenced one is aborted).
-        remaining = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batch.items():
-                for r in records:
-                    if r.offset < ends[tp]:
-                        yield r
-            remaining = [tp for tp in remaining if await consumer.position(tp) < ends[tp]]
-    finally:
-        await consumer.stop()
 
 
 async def dead_letters(settings: KafkaSettings) -> AsyncGenerator[DeadLetter, None]:

@@ -7,14 +7,18 @@ fails the test with a message instead of hanging it until pytest-timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from streams import KafkaSettings
+from streams.topics import partition_count, scan
 
 T = TypeVar("T")
 
@@ -85,43 +89,24 @@ async def read_topic(
 
     Reads from the beginning up to the end offsets taken at the start (for
     read_committed that is the last stable offset), so "nothing more" is a
-    position reached, not a silence waited out.
+    position reached, not a silence waited out (`streams.topics.scan`).
     """
-    partitions = await topic_partitions(bootstrap, topic)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level=isolation_level,
-    )
-    await consumer.start()
+    settings = KafkaSettings(kafka_bootstrap_servers=bootstrap)
+    committed_only = isolation_level == "read_committed"
+
+    async def read() -> list[ConsumerRecord[bytes, bytes]]:
+        async with contextlib.aclosing(scan(settings, topic, committed_only=committed_only)) as rs:
+            return [record async for record in rs]
+
     try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        records: list[ConsumerRecord[bytes, bytes]] = []
-        stop_at = time.monotonic() + deadline
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            assert time.monotonic() < stop_at, f"timed out reading {topic} up to {ends}"
-            batch = await consumer.getmany(*tps, timeout_ms=200)
-            for tp_records in batch.values():
-                records.extend(tp_records)
-        return records
-    finally:
-        await consumer.stop()
+        return await asyncio.wait_for(read(), deadline)
+    except TimeoutError:
+        raise AssertionError(f"timed out after {deadline:.0f}s reading {topic}") from None
 
 
 async def topic_partitions(bootstrap: str, topic: str) -> int:
     """The partition count of an existing topic, straight from the broker."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    assert described["error_code"] == 0, f"describing {topic}: Kafka error {described}"
-    return len(described["partitions"])
+    return await partition_count(KafkaSettings(kafka_bootstrap_servers=bootstrap), topic, wait_s=0)
 
 
 async def committed_offsets(
