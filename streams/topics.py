@@ -142,6 +142,29 @@ async def partition_count(settings: KafkaSettings, topic: str, *, wait_s: float 
     return len(described["partitions"])
 
 
+def reader(settings: KafkaSettings, *, committed_only: bool = False) -> AIOKafkaConsumer:
+    """A group-less consumer (not started) for partitions read from their
+    beginning with `assign` + `seek_to_beginning`.
+
+    Every reset it makes goes to the earliest offset, not aiokafka's default
+    latest. A reader falls behind the log start when retention deletes the
+    oldest segment mid-read (the dead-letter topic keeps 7 days); aiokafka
+    then resets with that default, and a latest reset would skip to the end:
+    the rest of the read lost, silently. Records up to a history record's size
+    are fetched whole.
+    """
+    fetch_bytes = settings.max_record_bytes + RECORD_BATCH_OVERHEAD
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed" if committed_only else "read_uncommitted",
+        max_partition_fetch_bytes=fetch_bytes,
+        fetch_max_bytes=max(fetch_bytes, 52_428_800),
+    )
+
+
 async def scan(
     settings: KafkaSettings, topic: str, *, committed_only: bool = False
 ) -> AsyncGenerator[Record, None]:
@@ -152,14 +175,7 @@ async def scan(
     `committed_only`: skip records of aborted transactions.
     """
     partitions = await partition_count(settings, topic, wait_s=5)
-    fetch_bytes = settings.max_record_bytes + RECORD_BATCH_OVERHEAD
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        enable_auto_commit=False,
-        isolation_level="read_committed" if committed_only else "read_uncommitted",
-        max_partition_fetch_bytes=fetch_bytes,
-        fetch_max_bytes=fetch_bytes,
-    )
+    consumer = reader(settings, committed_only=committed_only)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]

@@ -21,7 +21,7 @@ from prometheus_client import Counter
 from engine.definitions import WorkflowDefinition, decode_definition
 from streams import KafkaSettings
 from streams.lifecycle import Loop
-from streams.topics import partition_count
+from streams.topics import partition_count, reader
 from triggers import Trigger, TriggerIndex
 
 log = structlog.get_logger(__name__)
@@ -52,11 +52,8 @@ class DefinitionsReader:
 
     async def start(self) -> None:
         count = await partition_count(self._settings, self._topic)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap_servers,
-            enable_auto_commit=False,
-            group_id=None,
-        )
+        # A reset never jumps to the end (`reader`): no definition is skipped.
+        consumer = reader(self._settings)
         await consumer.start()
         self._consumer = consumer
         partitions = [TopicPartition(self._topic, p) for p in range(count)]

@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from prometheus_client import Counter
 
 from engine import commands, events, history
@@ -74,6 +74,7 @@ from streams import BatchConsumer, KafkaSettings, Record, Topics, codec, format_
 from streams.lifecycle import Loop
 from streams.producers import ProducerHolder, create_producer, send_batched
 from streams.settings import RECORD_BATCH_OVERHEAD
+from streams.topics import reader
 
 log = structlog.get_logger(__name__)
 
@@ -299,12 +300,9 @@ class InstanceRunner:
     async def _restore(self, partitions: set[int]) -> list[str]:
         # Read the changelog partitions to their end: the latest state of each
         # instance, tombstones removing terminated ones.
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.kafka.kafka_bootstrap_servers,
-            enable_auto_commit=False,
-            # Only what owners committed; a zombie's aborted writes are skipped.
-            isolation_level="read_committed",
-        )
+        # Only what owners committed (a zombie's aborted writes are skipped);
+        # a reset never jumps to the end (`reader`), which would restore nothing.
+        consumer = reader(self.kafka, committed_only=True)
         await consumer.start()
         found: dict[str, tuple[int, InstanceState | datetime | None]] = {}
         try:

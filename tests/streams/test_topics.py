@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from streams import KafkaSettings, Topics, ensure_topics
-from streams.topics import partition_count
+from streams.topics import partition_count, reader
 from tests.streams.kafka_helpers import create_topic, read_topic, topic_configs, topic_partitions
 
 pytestmark = pytest.mark.integration
@@ -108,3 +108,26 @@ async def test_partition_count_names_the_topic_when_it_never_appears(
     settings = make_kafka_settings()
     with pytest.raises(RuntimeError, match=r"'never-there' cannot be described: Kafka error 3"):
         await partition_count(settings, "never-there", wait_s=0.5)
+
+
+async def test_a_readers_default_reset_goes_to_the_beginning(kafka_bootstrap: str) -> None:
+    """A reader that falls behind the log start (retention mid-read) is reset
+    with its default strategy: it must be the beginning, never the end. Here
+    no seek at all: the position is where the default reset puts it."""
+    topic = await create_topic(kafka_bootstrap, f"reader-{uuid.uuid4().hex[:8]}", partitions=2)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for n in range(6):
+            await producer.send_and_wait(topic, str(n).encode(), partition=n % 2)
+    finally:
+        await producer.stop()
+    consumer = reader(KafkaSettings(kafka_bootstrap_servers=kafka_bootstrap))
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(2)]
+        consumer.assign(tps)
+        assert [await consumer.position(tp) for tp in tps] == [0, 0]
+        assert (await consumer.end_offsets(tps)) == dict.fromkeys(tps, 3)
+    finally:
+        await consumer.stop()
