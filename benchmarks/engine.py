@@ -100,6 +100,11 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
         return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+def count_on(conn: psycopg.Connection[Any], sql: str, workflow_id: str) -> int:
+    row = conn.execute(sql, (workflow_id,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 class Bench:
     def __init__(
         self, bootstrap: str, database: str, workdir: Path, profile: bool, workers: int = 1
@@ -228,19 +233,16 @@ class Bench:
         finally:
             await producer.stop()
 
-    def count(self, sql: str, workflow_id: str, conn: psycopg.Connection[Any] | None = None) -> int:
-        if conn is None:
-            with psycopg.connect(self.database, autocommit=True) as conn:
-                return self.count(sql, workflow_id, conn)
-        row = conn.execute(sql, (workflow_id,)).fetchone()
-        return int(row[0]) if row else 0
+    def count(self, sql: str, workflow_id: str) -> int:
+        with psycopg.connect(self.database, autocommit=True) as conn:
+            return count_on(conn, sql, workflow_id)
 
     async def until(self, sql: str, workflow_id: str, expected: int, limit: float = 900) -> float:
         deadline = time.perf_counter() + limit
         # One connection for the whole wait: each new one forks a Postgres backend.
         with psycopg.connect(self.database, autocommit=True) as conn:
             while True:
-                found = self.count(sql, workflow_id, conn)
+                found = count_on(conn, sql, workflow_id)
                 if found >= expected:
                     return time.perf_counter()
                 if time.perf_counter() > deadline:

@@ -34,7 +34,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from prometheus_client import Gauge
 
 from streams.lifecycle import Loop
-from streams.settings import KafkaSettings
+from streams.settings import FETCH_MAX_BYTES, KafkaSettings
 
 log = structlog.get_logger(__name__)
 
@@ -135,7 +135,7 @@ class BatchConsumer:
             # retries forever) without the member being evicted.
             max_poll_interval_ms=600_000,
             max_partition_fetch_bytes=max(self._settings.max_event_bytes * 2, 1_048_576),
-            fetch_max_bytes=max(self._settings.max_event_bytes * 8, 52_428_800),
+            fetch_max_bytes=max(self._settings.max_event_bytes * 8, FETCH_MAX_BYTES),
         )
         consumer.subscribe(self._topics, listener=self._hooks)
         await consumer.start()

@@ -47,3 +47,6 @@ class KafkaSettings(BaseSettings):
 # Room for the record batch framing around the largest record (about 100
 # bytes, plus headers): 64 KiB is far more than any header set we write.
 RECORD_BATCH_OVERHEAD = 65_536
+
+# What one fetch may return across partitions at least (aiokafka's default, 50 MiB).
+FETCH_MAX_BYTES = 52_428_800

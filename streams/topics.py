@@ -7,7 +7,7 @@ auto-created by the first consumer makes faust crash with PartitionsMismatch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 
 import structlog
@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.batches import Record
-from streams.settings import RECORD_BATCH_OVERHEAD, KafkaSettings
+from streams.settings import FETCH_MAX_BYTES, RECORD_BATCH_OVERHEAD, KafkaSettings
 
 log = structlog.get_logger(__name__)
 
@@ -161,24 +161,30 @@ def reader(settings: KafkaSettings, *, committed_only: bool = False) -> AIOKafka
         auto_offset_reset="earliest",
         isolation_level="read_committed" if committed_only else "read_uncommitted",
         max_partition_fetch_bytes=fetch_bytes,
-        fetch_max_bytes=max(fetch_bytes, 52_428_800),
+        fetch_max_bytes=max(fetch_bytes, FETCH_MAX_BYTES),
     )
 
 
 async def scan(
-    settings: KafkaSettings, topic: str, *, committed_only: bool = False
+    settings: KafkaSettings,
+    topic: str,
+    *,
+    committed_only: bool = False,
+    partitions: Iterable[int] | None = None,
 ) -> AsyncGenerator[Record, None]:
-    """Every record of an existing `topic`, from the beginning to the end
-    offsets taken when the read starts, group-less (`assign`: it commits
-    nothing and never disturbs a consumer group).
+    """Every record of an existing `topic` (of its `partitions`, default all),
+    from the beginning to the end offsets taken when the read starts,
+    group-less (`assign`: it commits nothing and never disturbs a consumer
+    group). In order within a partition; partitions interleave.
 
     `committed_only`: skip records of aborted transactions.
     """
-    partitions = await partition_count(settings, topic, wait_s=5)
+    if partitions is None:
+        partitions = range(await partition_count(settings, topic, wait_s=5))
     consumer = reader(settings, committed_only=committed_only)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)

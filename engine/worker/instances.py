@@ -74,7 +74,7 @@ from streams import BatchConsumer, KafkaSettings, Record, Topics, codec, format_
 from streams.lifecycle import Loop
 from streams.producers import ProducerHolder, create_producer, send_batched
 from streams.settings import RECORD_BATCH_OVERHEAD
-from streams.topics import reader
+from streams.topics import scan
 
 log = structlog.get_logger(__name__)
 
@@ -299,25 +299,16 @@ class InstanceRunner:
 
     async def _restore(self, partitions: set[int]) -> list[str]:
         # Read the changelog partitions to their end: the latest state of each
-        # instance, tombstones removing terminated ones.
-        # Only what owners committed (a zombie's aborted writes are skipped);
-        # a reset never jumps to the end (`reader`), which would restore nothing.
-        consumer = reader(self.kafka, committed_only=True)
-        await consumer.start()
+        # instance, tombstones removing terminated ones. Only what owners
+        # committed: a zombie's aborted writes are skipped.
         found: dict[str, tuple[int, InstanceState | datetime | None]] = {}
-        try:
-            tps = [TopicPartition(self.topics.instances, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            end = await consumer.end_offsets(tps)
-            for tp in tps:
-                while await consumer.position(tp) < end[tp]:
-                    batch = await consumer.getmany(tp, timeout_ms=500, max_records=10_000)
-                    for record in batch.get(tp, []):
-                        key = (record.key or b"").decode()
-                        found[key] = (tp.partition, _read_state(record.value))
-        finally:
-            await consumer.stop()
+        changelog = scan(
+            self.kafka, self.topics.instances, committed_only=True, partitions=sorted(partitions)
+        )
+        async with contextlib.aclosing(changelog) as records:
+            async for record in records:
+                key = (record.key or b"").decode()
+                found[key] = (record.partition, _read_state(record.value))
         live, expired = [], []
         horizon = datetime.now(UTC) - self.finished_retention
         for iid, (partition, state) in found.items():
